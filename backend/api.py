@@ -1,0 +1,104 @@
+"""The door to the backend: ``call(name, params, session) -> reply dict``.
+
+Everything the shell asks of the cloud goes through here and comes back as a
+ZStack reply: ``{"inventory": ..., "success": true}``, ``{"inventories": ...}``
+or ``{"success": false, "error": {code, description, details[, cause]}}``.
+No exception and no traceback ever leave this module; unexpected failures
+are written, with their traceback, to ``$ZSTACK_HOME/logs/backend.log``.
+"""
+
+import importlib
+import os
+
+from . import catalogue
+from .errors import ApiError, INTERNAL, argerr
+from .store.db import Store
+from .validation import validate
+
+DB_NAME = "zstack.db"
+
+
+def default_home():
+    return os.environ.get("ZSTACK_HOME") or os.path.join(os.path.expanduser("~"), ".zstack")
+
+
+class Context:
+    """What a handler sees: the store, the caller's session and the API."""
+
+    __slots__ = ("backend", "store", "session", "api")
+
+    def __init__(self, backend, session, api):
+        self.backend = backend
+        self.store = backend.store
+        self.session = session
+        self.api = api
+
+
+class Backend:
+    """One embedded backend over one ``$ZSTACK_HOME``."""
+
+    def __init__(self, home=None, require_session=False):
+        self.home = home or default_home()
+        os.makedirs(self.home, mode=0o700, exist_ok=True)
+        self.store = Store(os.path.join(self.home, DB_NAME))
+        self.require_session = require_session
+        self._ready = False
+
+    def _ensure_ready(self):
+        if not self._ready:
+            from .services.identity import seed
+            from .store.migrate import ensure_current
+
+            ensure_current(self.store, catalogue.CONFIG_OPTIONS, seed)
+            self._ready = True
+
+    def call(self, name, params=None, session=None):
+        try:
+            return self._call(name, dict(params or {}), session)
+        except ApiError as e:
+            return {"success": False, "error": e.to_reply()}
+        except Exception as e:   # the promise: never a traceback to the user
+            self._log_failure(name)
+            return {"success": False, "error": ApiError(
+                INTERNAL, f"internal error in {name}: {type(e).__name__}: {e}").to_reply()}
+
+    def _call(self, name, params, session_uuid):
+        api = catalogue.APIS.get(name)
+        if api is None:
+            raise argerr(f"unknown API[{name}]")
+        self._ensure_ready()
+        from .services.identity import check_session
+
+        session = check_session(self.store, session_uuid, api.login and self.require_session)
+        typed = validate(api, params, self.store, catalogue.RESOURCES)
+        module, _, function = api.handler.partition(":")
+        handler = getattr(importlib.import_module(f"{__package__}.services.{module}"), function)
+        result = handler(Context(self, session, api), typed)
+        return _wrap(api, result)
+
+    def _log_failure(self, name):
+        import traceback
+
+        try:
+            logs = os.path.join(self.home, "logs")
+            os.makedirs(logs, mode=0o700, exist_ok=True)
+            with open(os.path.join(logs, "backend.log"), "a") as f:
+                f.write(f"--- {name}\n{traceback.format_exc()}")
+        except OSError:
+            pass
+
+    def close(self):
+        self.store.close()
+
+
+def _wrap(api, result):
+    if api.reply == "inventory":
+        reply = {"inventory": result} if result is not None else {}
+    elif api.reply == "inventories":
+        reply = dict(result)
+    elif api.reply == "raw":
+        reply = dict(result or {})
+    else:
+        reply = {}
+    reply["success"] = True
+    return reply

@@ -1,0 +1,26 @@
+"""The API catalogue: every API and resource type, declared once.
+
+Importing this package loads declarations only (no services, no SQLite, no
+libvirt), so the shell can read it for help and completion at no cost.
+"""
+
+from . import config, identity, tag, zone
+from .model import Api, Param, Resource, Text  # noqa: F401  (the vocabulary, for readers)
+
+_AREAS = (zone, tag, config, identity)
+
+APIS = {api.name: api for area in _AREAS for api in area.APIS}
+RESOURCES = {res.name: res for area in _AREAS for res in area.RESOURCES}
+TAG_PATTERNS = tag.TAG_PATTERNS
+CONFIG_OPTIONS = config.OPTIONS
+
+# The Query* API of each resource type, derived: used to complete uuids.
+QUERY_OF = {api.resource: api.name for api in APIS.values() if api.query}
+
+
+def groups():
+    """API names by group, in declaration order (for help and the man page)."""
+    out = {}
+    for api in APIS.values():
+        out.setdefault(api.group, []).append(api.name)
+    return out

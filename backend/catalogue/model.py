@@ -1,0 +1,150 @@
+"""The vocabulary of the API catalogue: resources, their fields and relations,
+APIs and their parameters.
+
+Declarations are plain data so that the catalogue imports in a few
+milliseconds: validation, help, completion, the man page and the shell
+completion scripts all read these objects, and a one-shot command must not
+pay for more than it uses. (Plain classes, not dataclasses: importing
+``dataclasses`` pulls in ``inspect`` and costs more than the whole catalogue.)
+"""
+
+PARAM_TYPES = ("str", "int", "float", "bool", "uuid", "list", "map")
+FIELD_TYPES = ("str", "int", "float", "bool", "date")
+
+
+class Text:
+    """A user-visible sentence in both languages (SPEC §13)."""
+
+    __slots__ = ("en", "zh")
+
+    def __init__(self, en, zh):
+        self.en = en
+        self.zh = zh
+
+    def get(self, lang):
+        return self.zh if lang == "zh" and self.zh else self.en
+
+
+class Field:
+    """One column of a resource's inventory (and of its table)."""
+
+    __slots__ = ("name", "type")
+
+    def __init__(self, name, type="str"):
+        assert type in FIELD_TYPES, type
+        self.name = name
+        self.type = type
+
+
+class Relation:
+    """A way from one resource to rows of another, for nested query fields
+    (``clusters.name=x``) and, when ``expand`` is set, for inventories that
+    embed their children (a VM's ``vmNics``)."""
+
+    __slots__ = ("name", "target", "local", "remote", "many", "expand")
+
+    def __init__(self, name, target, local, remote, many=True, expand=False):
+        self.name = name
+        self.target = target
+        self.local = local
+        self.remote = remote
+        self.many = many
+        self.expand = expand
+
+
+class Resource:
+    """A resource type, named as ZStack names its VO (``ZoneVO``); the table
+    that stores it has the same name and one column per field."""
+
+    __slots__ = ("name", "fields", "relations", "label", "columns", "key", "tags")
+
+    def __init__(self, name, fields, relations=(), label="name", columns=(), key="uuid", tags=True):
+        self.name = name
+        self.fields = {f.name: f for f in fields}
+        self.relations = {r.name: r for r in relations}
+        self.label = label          # shown beside the uuid in completion
+        self.columns = tuple(columns) or tuple(self.fields)  # table output, useful first
+        self.key = key
+        self.tags = tags            # may carry system/user tags
+
+
+class Param:
+    __slots__ = ("name", "type", "required", "choices", "default", "resource",
+                 "items", "split", "max_length", "secret", "must_exist", "doc")
+
+    def __init__(self, name, type="str", required=False, choices=(), default=None,
+                 resource=None, items="str", split="comma", max_length=None,
+                 secret=False, must_exist=True, doc=None):
+        assert type in PARAM_TYPES, type
+        self.name = name
+        self.type = type
+        self.required = required
+        self.choices = tuple(choices)
+        self.default = default
+        self.resource = resource      # uuid (or list of uuids) must name this type
+        self.items = items            # list item type: str | uuid
+        # comma | tags: how a list splits (SPEC §3); on a str, 'tags' marks one tag,
+        # whose 'name::@file' form reads the file
+        self.split = split
+        self.max_length = max_length
+        self.secret = secret          # masked in history and logs
+        self.must_exist = must_exist  # False for Delete*: a gone uuid succeeds
+        self.doc = doc
+
+    @property
+    def is_list(self):
+        return self.type == "list"
+
+    def names_resource(self):
+        """The resource type whose uuids this parameter takes, if any."""
+        if self.type == "uuid" or (self.type == "list" and self.items == "uuid"):
+            return self.resource
+        return None
+
+
+# Reserved keys of every Query* API (SPEC §3.1).
+QUERY_PARAMS = (
+    Param("fields", "list", doc=Text("only these keys in each inventory", "每个清单只返回这些字段")),
+    Param("limit", "int", default=1000, doc=Text("at most this many inventories", "最多返回的条数")),
+    Param("start", "int", default=0, doc=Text("skip this many inventories", "跳过的条数")),
+    Param("sortBy", "str", doc=Text("field to sort by", "排序字段")),
+    Param("sortDirection", "str", choices=("asc", "desc"), default="asc",
+          doc=Text("sort direction", "排序方向")),
+    Param("count", "bool", default=False, doc=Text("reply with the total only", "只返回总数")),
+    Param("replyWithCount", "bool", default=False,
+          doc=Text("reply with inventories and the total", "返回清单和总数")),
+)
+
+
+class Api:
+    """One API: its parameters, its reply shape and the handler that does it.
+
+    ``handler`` is ``"module:function"`` under ``backend.services`` and is
+    imported only when the API is called.
+    """
+
+    __slots__ = ("name", "group", "handler", "params", "doc", "reply", "resource",
+                 "query", "example", "login")
+
+    def __init__(self, name, group, handler, params=(), doc=None, reply="inventory",
+                 resource=None, query=False, example="", login=True):
+        assert reply in ("inventory", "inventories", "empty", "raw"), reply
+        self.name = name
+        self.group = group
+        self.handler = handler
+        self.params = {p.name: p for p in params}
+        self.doc = doc
+        self.reply = reply
+        self.resource = resource
+        self.query = query
+        self.example = example
+        self.login = login
+
+    def required(self):
+        return [p for p in self.params.values() if p.required]
+
+
+def query_api(name, resource, group, doc, example=""):
+    """A Query* API: conditions on ``resource`` plus the reserved keys."""
+    return Api(name, group, "query:run", QUERY_PARAMS, doc=doc, reply="inventories",
+               resource=resource, query=True, example=example)

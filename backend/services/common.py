@@ -1,0 +1,76 @@
+"""Create, update and delete helpers shared by every resource's service."""
+
+from .. import catalogue
+from ..errors import argerr, operr
+from ..store.query import to_inventory
+from . import tags
+from .clock import new_uuid, now
+
+
+def inventory(ctx, resource_name, uuid):
+    resource = catalogue.RESOURCES[resource_name]
+    row = ctx.store.get(resource_name, uuid)
+    return None if row is None else to_inventory(resource, row)
+
+
+def create(ctx, resource_name, row, params):
+    """Insert a new resource with the Create* API's common extras:
+    ``resourceUuid``, ``systemTags`` and ``userTags``, all in one transaction."""
+    store = ctx.store
+    uuid = params.get("resourceUuid") or new_uuid()
+    stamp = now()
+    row = {"uuid": uuid, **row, "createDate": stamp, "lastOpDate": stamp}
+    system_tags = [tags.normalize(t) for t in params.get("systemTags") or ()]
+    for tag in system_tags:
+        tags.check_system_tag(resource_name, tag)
+    with store.transaction():
+        if store.exists(resource_name, uuid):
+            raise argerr(f"resource[uuid:{uuid}, type:{resource_name}] already exists")
+        store.insert(resource_name, row)
+        for tag in system_tags:
+            tags.insert(store, "SystemTagVO", resource_name, uuid, tag)
+        for tag in params.get("userTags") or ():
+            tags.insert(store, "UserTagVO", resource_name, uuid, tags.normalize(tag))
+    return inventory(ctx, resource_name, uuid)
+
+
+def update(ctx, resource_name, uuid, values):
+    """Set the given non-None values and return the fresh inventory."""
+    values = {k: v for k, v in values.items() if v is not None}
+    with ctx.store.transaction():
+        if values:
+            values["lastOpDate"] = now()
+            ctx.store.update(resource_name, uuid, values)
+    return inventory(ctx, resource_name, uuid)
+
+
+def delete(ctx, resource_name, uuid, mode, dependents=()):
+    """Delete a resource and its tags.
+
+    ``dependents`` lists ``(label, table, column, delete_one)`` for what still
+    uses the resource: refused in Permissive mode, deleted first (each through
+    its own service) in Enforcing mode.
+    """
+    store = ctx.store
+    row = store.get(resource_name, uuid)
+    if row is None:
+        return None          # ZStack: deleting what is gone succeeds
+    for label, table, column, delete_one in dependents:
+        users = store.rows(f'SELECT uuid, name FROM "{table}" WHERE "{column}" = ?', (uuid,))
+        if not users:
+            continue
+        if mode != "Enforcing":
+            names = ", ".join(r["name"] for r in users[:5]) + (", ..." if len(users) > 5 else "")
+            raise operr(f"{_short(resource_name)}[uuid:{uuid}, name:{row.get('name')}] is still "
+                        f"used by {len(users)} {label}(s) [{names}]; delete them first, or use "
+                        f"deleteMode=Enforcing to delete them too")
+        for user in users:
+            delete_one(ctx, user["uuid"], mode)
+    with store.transaction():
+        tags.delete_all(store, uuid)
+        store.delete(resource_name, uuid)
+    return None
+
+
+def _short(resource_name):
+    return resource_name[:-2].lower() if resource_name.endswith("VO") else resource_name

@@ -1,0 +1,24 @@
+"""The one handler behind every Query* API."""
+
+from .. import catalogue
+from ..errors import argerr
+from ..store import query
+
+_OPERATORS = ("=", "!=", ">", "<", ">=", "<=", "?=", "!?=", "~=", "!~=")
+
+
+def _condition(c):
+    if isinstance(c, dict):
+        name, op, value = c.get("name"), c.get("op"), c.get("value")
+    else:
+        name, op, value = c
+    if not name or op not in _OPERATORS or value is None:
+        raise argerr(f"invalid query condition[{c}]: expected name, op (one of "
+                     f"{' '.join(_OPERATORS)}) and value")
+    return query.Condition(str(name), op, str(value))
+
+
+def run(ctx, p):
+    conditions = [_condition(c) for c in p.get("conditions") or ()]
+    return query.run(ctx.store, catalogue.RESOURCES, ctx.api.resource, ctx.api.name,
+                     conditions, p)

@@ -1,0 +1,64 @@
+"""The tag APIs (SPEC §8)."""
+
+from .. import catalogue
+from ..errors import argerr, operr
+from ..store.query import to_inventory
+from . import tags
+from .clock import now
+
+
+def _check_resource(ctx, resource_type, resource_uuid):
+    resource = catalogue.RESOURCES.get(resource_type)
+    if resource is None or not resource.tags:
+        raise argerr(f"no resource type[{resource_type}] found in tag system")
+    if not ctx.store.exists(resource_type, resource_uuid):
+        raise argerr(f"no resource[uuid:{resource_uuid}, type:{resource_type}] found; the uuid "
+                     f"does not name a {resource_type}")
+
+
+def _create(ctx, p, table):
+    resource_type, resource_uuid = p["resourceType"], p["resourceUuid"]
+    _check_resource(ctx, resource_type, resource_uuid)
+    tag = tags.normalize(p["tag"])
+    if table == "SystemTagVO":
+        tags.check_system_tag(resource_type, tag)
+    store = ctx.store
+    with store.transaction():
+        if store.row(f'SELECT 1 FROM "{table}" WHERE resourceUuid = ? AND tag = ?',
+                     (resource_uuid, tag)):
+            return None      # the same tag again: success, no new inventory
+        uuid = tags.insert(store, table, resource_type, resource_uuid, tag)
+    return to_inventory(catalogue.RESOURCES[table], store.get(table, uuid))
+
+
+def create_system_tag(ctx, p):
+    return _create(ctx, p, "SystemTagVO")
+
+
+def create_user_tag(ctx, p):
+    return _create(ctx, p, "UserTagVO")
+
+
+def update_system_tag(ctx, p):
+    store = ctx.store
+    row = store.get("SystemTagVO", p["uuid"])
+    if row["inherent"]:
+        raise operr(f"tag[uuid:{p['uuid']}] is an inherent system tag, can not be updated")
+    tag = tags.normalize(p["tag"])
+    tags.check_system_tag(row["resourceType"], tag)
+    with store.transaction():
+        store.update("SystemTagVO", p["uuid"], {"tag": tag, "lastOpDate": now()})
+    return to_inventory(catalogue.RESOURCES["SystemTagVO"], store.get("SystemTagVO", p["uuid"]))
+
+
+def delete_tag(ctx, p):
+    store = ctx.store
+    with store.transaction():
+        row = store.get("SystemTagVO", p["uuid"])
+        if row is not None:
+            if row["inherent"]:
+                raise operr(f"tag[uuid:{p['uuid']}] is an inherent system tag, can not be removed")
+            store.delete("SystemTagVO", p["uuid"])
+        else:
+            store.delete("UserTagVO", p["uuid"])
+    return None

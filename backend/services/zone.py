@@ -1,0 +1,52 @@
+"""Zones and clusters."""
+
+from . import common
+
+_STATE = {"enable": "Enabled", "disable": "Disabled"}
+
+
+def create_zone(ctx, p):
+    row = {"name": p["name"], "description": p.get("description"), "state": "Enabled",
+           "type": "zstack"}
+    return common.create(ctx, "ZoneVO", row, p)
+
+
+def update_zone(ctx, p):
+    return common.update(ctx, "ZoneVO", p["uuid"],
+                         {"name": p.get("name"), "description": p.get("description")})
+
+
+def change_zone_state(ctx, p):
+    return common.update(ctx, "ZoneVO", p["uuid"], {"state": _STATE[p["stateEvent"]]})
+
+
+def delete_zone(ctx, p):
+    return _delete_zone(ctx, p["uuid"], p["deleteMode"])
+
+
+def _delete_zone(ctx, uuid, mode):
+    return common.delete(ctx, "ZoneVO", uuid, mode,
+                         dependents=(("cluster", "ClusterVO", "zoneUuid", _delete_cluster),))
+
+
+def create_cluster(ctx, p):
+    row = {"name": p["name"], "description": p.get("description"), "state": "Enabled",
+           "hypervisorType": p["hypervisorType"], "type": p["type"], "zoneUuid": p["zoneUuid"]}
+    return common.create(ctx, "ClusterVO", row, p)
+
+
+def update_cluster(ctx, p):
+    return common.update(ctx, "ClusterVO", p["uuid"],
+                         {"name": p.get("name"), "description": p.get("description")})
+
+
+def change_cluster_state(ctx, p):
+    return common.update(ctx, "ClusterVO", p["uuid"], {"state": _STATE[p["stateEvent"]]})
+
+
+def delete_cluster(ctx, p):
+    return _delete_cluster(ctx, p["uuid"], p["deleteMode"])
+
+
+def _delete_cluster(ctx, uuid, mode):
+    return common.delete(ctx, "ClusterVO", uuid, mode)

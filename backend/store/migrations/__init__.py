@@ -1,0 +1,12 @@
+"""Numbered schema migrations, applied in order and never edited once released.
+
+A store records the number of migrations applied in ``PRAGMA user_version``.
+To change the schema, add ``mNNNN_what.py`` with ``up(db)`` (``db`` is a
+``sqlite_utils.Database``) and append its name here.
+"""
+
+STEPS = (
+    "m0001_initial",
+)
+
+LATEST = len(STEPS)

@@ -1,0 +1,184 @@
+"""The query compiler: Query* conditions -> one parameterised SQL statement.
+
+A plain field is a WHERE term on the resource's table; a dotted field follows
+the declared relations as nested EXISTS sub-queries (at any depth: a row
+matches when a related row matches); ``__systemTag__``/``__userTag__`` test
+the tag tables. Values are always bound, never spliced into the SQL.
+"""
+
+from ..errors import argerr
+
+TAG_TABLES = {"__systemTag__": "SystemTagVO", "__userTag__": "UserTagVO"}
+NEGATIVE = {"!=": "=", "!?=": "?=", "!~=": "~="}
+_SQL_OPS = {"=": "=", "!=": "!=", ">": ">", "<": "<", ">=": ">=", "<=": "<="}
+
+
+class Condition:
+    __slots__ = ("name", "op", "value")
+
+    def __init__(self, name, op, value):
+        self.name = name
+        self.op = op
+        self.value = value
+
+
+def split_values(text):
+    """``a,b\\,c`` -> ['a', 'b,c'] for the in / not-in operators."""
+    items, cur, i = [], [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] == ",":
+            cur.append(",")
+            i += 2
+            continue
+        if ch == ",":
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    items.append("".join(cur))
+    return [s for s in items if s != ""]
+
+
+def _coerce(field, raw):
+    if field.type in ("int", "float"):
+        try:
+            return int(raw) if field.type == "int" else float(raw)
+        except ValueError:
+            try:
+                return float(raw)
+            except ValueError:
+                raise argerr(f"the value[{raw}] of field[{field.name}] is not a number") from None
+    if field.type == "bool":
+        low = raw.lower()
+        if low not in ("true", "false"):
+            raise argerr(f"the value[{raw}] of field[{field.name}] is not a boolean (true|false)")
+        return 1 if low == "true" else 0
+    return raw
+
+
+def _like_pattern(raw):
+    return raw if ("%" in raw or "_" in raw) else f"%{raw}%"
+
+
+class Compiler:
+    def __init__(self, resources, api_name):
+        self.resources = resources
+        self.api_name = api_name
+        self.args = []
+        self._alias = 0
+
+    def _next_alias(self):
+        self._alias += 1
+        return f"t{self._alias}"
+
+    def unknown(self, resource, name):
+        valid = sorted(resource.fields) + sorted(f"{r}." for r in resource.relations)
+        return argerr(f"unknown field[{name}] for {self.api_name}; valid fields are "
+                      f"[{', '.join(valid)}]")
+
+    def term(self, resource, alias, name, op, raw):
+        """SQL for one condition on ``resource`` (table aliased ``alias``)."""
+        if name in TAG_TABLES and resource.tags:
+            return self._tag_term(alias, TAG_TABLES[name], op, raw)
+        if "." in name:
+            head, rest = name.split(".", 1)
+            rel = resource.relations.get(head)
+            if rel is None:
+                raise self.unknown(resource, name)
+            target = self.resources[rel.target]
+            sub = self._next_alias()
+            inner = self.term(target, sub, rest, op, raw)
+            return (f'EXISTS (SELECT 1 FROM "{target.name}" {sub} WHERE '
+                    f'{sub}."{rel.remote}" = {alias}."{rel.local}" AND {inner})')
+        field = resource.fields.get(name)
+        if field is None:
+            raise self.unknown(resource, name)
+        return self._field_term(f'{alias}."{name}"', field, op, raw)
+
+    def _field_term(self, column, field, op, raw):
+        if op in ("=", "!=") and raw == "null":
+            return f"{column} IS {'NOT ' if op == '!=' else ''}NULL"
+        if op in ("?=", "!?="):
+            values = [_coerce(field, v) for v in split_values(raw)]
+            if not values:
+                return "0" if op == "?=" else "1"
+            self.args.extend(values)
+            marks = ", ".join("?" for _ in values)
+            return f"{column} {'NOT ' if op == '!?=' else ''}IN ({marks})"
+        if op in ("~=", "!~="):
+            self.args.append(_like_pattern(raw))
+            return f"{column} {'NOT ' if op == '!~=' else ''}LIKE ? ESCAPE '\\'"
+        self.args.append(_coerce(field, raw))
+        return f"{column} {_SQL_OPS[op]} ?"
+
+    def _tag_term(self, alias, table, op, raw):
+        from ..catalogue.model import Field
+
+        negative = op in NEGATIVE
+        positive = NEGATIVE.get(op, op)
+        if positive == "=" and raw == "null":
+            # "has no tag at all" / "has some tag"
+            negative = not negative
+            inner = "1"
+        else:
+            inner = self._field_term("tag", Field("tag"), positive, raw)
+        return (f"{alias}.uuid {'NOT ' if negative else ''}IN "
+                f"(SELECT resourceUuid FROM \"{table}\" WHERE {inner})")
+
+
+def run(store, resources, resource_name, api_name, conditions, options):
+    """Execute a query and build the reply body (without ``success``)."""
+    resource = resources[resource_name]
+    compiler = Compiler(resources, api_name)
+    seen = set()
+    terms = []
+    for c in conditions:
+        key = (c.name, c.op, c.value)
+        if key in seen:     # duplicates collapse
+            continue
+        seen.add(key)
+        terms.append(compiler.term(resource, "t0", c.name, c.op, c.value))
+    where = f" WHERE {' AND '.join(terms)}" if terms else ""
+    table = f'"{resource.name}" t0'
+
+    total = None
+    if options.get("count") or options.get("replyWithCount"):
+        total = store.value(f"SELECT COUNT(*) FROM {table}{where}", compiler.args)
+        if options.get("count"):
+            return {"total": total}
+
+    fields = options.get("fields") or list(resource.fields)
+    for name in fields:
+        if name not in resource.fields:
+            raise compiler.unknown(resource, name)
+    order = "t0.rowid"
+    if options.get("sortBy"):
+        sort_by = options["sortBy"]
+        if sort_by not in resource.fields:
+            raise compiler.unknown(resource, sort_by)
+        direction = "DESC" if options.get("sortDirection") == "desc" else "ASC"
+        order = f't0."{sort_by}" {direction}, t0.rowid'
+    columns = ", ".join(f't0."{f}"' for f in fields)
+    limit = options.get("limit", 1000)
+    start = options.get("start", 0)
+    if limit < 0 or start < 0:
+        raise argerr("limit and start must not be negative")
+    sql = f"SELECT {columns} FROM {table}{where} ORDER BY {order} LIMIT ? OFFSET ?"
+    rows = store.rows(sql, (*compiler.args, limit, start))
+    reply = {"inventories": [to_inventory(resource, row, fields) for row in rows]}
+    if total is not None:
+        reply["total"] = total
+    return reply
+
+
+def to_inventory(resource, row, fields=None):
+    """A table row -> the inventory dict users see (typed, no private columns)."""
+    inv = {}
+    for name in fields or resource.fields:
+        value = row[name]
+        if value is not None and resource.fields[name].type == "bool":
+            value = bool(value)
+        inv[name] = value
+    return inv

@@ -1,0 +1,105 @@
+"""Check and coerce an API's parameters against its catalogue declaration.
+
+The shell sends what the user typed (strings, lists already split); other
+callers may send typed values. Either way the handler receives typed values,
+defaults filled in, and choices spelled as declared.
+"""
+
+import re
+
+from .errors import argerr, not_found
+
+UUID_RE = re.compile(r"^[0-9a-f]{32}$")
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+
+
+def message_class(api):
+    return f"API{api.name}Msg"
+
+
+def validate(api, params, store, resources):
+    """Returns the typed params; raises ApiError (SYS.1007 / SYS.1003)."""
+    unknown = [k for k in params if k not in api.params and not (api.query and k == "conditions")]
+    if unknown:
+        raise argerr(f"unknown parameter[{unknown[0]}] of message[{message_class(api)}]; valid "
+                     f"parameters are [{', '.join(api.params)}]")
+    out = {}
+    for name, param in api.params.items():
+        value = params.get(name)
+        if value is None or (value == "" and param.type != "str"):
+            if param.required:
+                raise argerr(f"field[{name}] of message[{message_class(api)}] is mandatory, "
+                             f"can not be null")
+            if param.default is not None:
+                out[name] = param.default
+            continue
+        out[name] = _coerce(api, param, value, store, resources)
+    if api.query:
+        out["conditions"] = params.get("conditions") or []
+    return out
+
+
+def _coerce(api, param, value, store, resources):
+    kind = param.type
+    if kind == "str":
+        value = str(value)
+        if param.max_length and len(value) > param.max_length:
+            raise argerr(f"field[{param.name}] of message[{message_class(api)}] exceeds the max "
+                         f"length of string. expected was <= {param.max_length}, actual was "
+                         f"{len(value)}")
+        if param.required and value == "":
+            raise argerr(f"field[{param.name}] of message[{message_class(api)}] is mandatory, "
+                         f"can not be null")
+        return _choice(api, param, value)
+    if kind in ("int", "float"):
+        try:
+            number = int(value) if kind == "int" else float(value)
+        except (TypeError, ValueError):
+            raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be "
+                         f"{'an integer' if kind == 'int' else 'a number'}, but {value} found") \
+                from None
+        return number
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        low = str(value).lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be true or "
+                     f"false, but {value} found")
+    if kind == "uuid":
+        return _uuid(api, param, str(value), store, resources)
+    if kind == "list":
+        items = value if isinstance(value, (list, tuple)) else [value]
+        items = [str(i) for i in items]
+        if param.items == "uuid":
+            items = [_uuid(api, param, i, store, resources) for i in items]
+        return items
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be a map")
+        return value
+    raise AssertionError(kind)
+
+
+def _choice(api, param, value):
+    if not param.choices:
+        return value
+    for choice in param.choices:
+        if choice.lower() == value.lower():
+            return choice
+    raise argerr(f"valid value for field[{param.name}] of message[{message_class(api)}] are "
+                 f"[{', '.join(param.choices)}], but {value} found")
+
+
+def _uuid(api, param, value, store, resources):
+    if not UUID_RE.match(value):
+        raise argerr(f"field[{param.name}] of message[{message_class(api)}] is not a valid uuid: "
+                     f"{value} (32 lowercase hexadecimal characters expected)")
+    if param.resource and param.must_exist and param.resource in resources:
+        if not store.exists(param.resource, value):
+            raise not_found(param.name, value, param.resource)
+    return value

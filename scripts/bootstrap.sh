@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install everything zstack-cli needs on a fresh Debian machine (run as root), idempotently:
+# the Debian packages, then a virtualenv in .venv with the project and its test tools.
+# A second run on a ready machine takes a second or two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-clients less)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys' 2>/dev/null; then
+  rm -rf .venv
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(cat setup.cfg setup.py | sha1sum | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c 'import zstackcli, prompt_toolkit, sqlite_utils, tabulate, yaml, pytest'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+# Put the command on PATH when we may.
+if [ -w /usr/local/bin ] && [ ! -e /usr/local/bin/zstack-cli ]; then
+  ln -s "$PWD/.venv/bin/zstack-cli" /usr/local/bin/zstack-cli
+fi

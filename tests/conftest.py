@@ -1,0 +1,43 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private $ZSTACK_HOME for one test."""
+    path = tmp_path / "zstack-home"
+    monkeypatch.setenv("ZSTACK_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def backend(home):
+    from backend.api import Backend
+
+    b = Backend(str(home))
+    yield b
+    b.close()
+
+
+def cli_path():
+    """The installed zstack-cli command (the e2e tests run it as a user would)."""
+    candidate = Path(sys.executable).parent / "zstack-cli"
+    if candidate.exists():
+        return str(candidate)
+    import shutil
+
+    found = shutil.which("zstack-cli")
+    if not found:
+        pytest.skip("zstack-cli is not installed")
+    return found
+
+
+@pytest.fixture
+def cli():
+    return cli_path()

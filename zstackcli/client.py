@@ -1,0 +1,85 @@
+"""The shell's one door to the backend, with the login session kept on disk.
+
+The backend is embedded (same process) and opened on first use, so that
+``help`` and completion of verbs never touch the store.
+"""
+
+import json
+import os
+
+SESSION_FILE = ("cli", "session")
+
+
+class Client:
+    def __init__(self, home=None):
+        from backend.api import default_home
+
+        self.home = home or default_home()
+        self._backend = None
+        self._session = None
+        self._session_loaded = False
+        self.session_dropped = False   # the last call found the stored session invalid
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            from backend.api import Backend
+
+            self._backend = Backend(self.home)
+        return self._backend
+
+    # -- the stored session ----------------------------------------------------
+    def _session_path(self):
+        return os.path.join(self.home, *SESSION_FILE)
+
+    @property
+    def session(self):
+        if not self._session_loaded:
+            self._session_loaded = True
+            try:
+                with open(self._session_path()) as f:
+                    self._session = json.load(f)
+            except (OSError, ValueError):
+                self._session = None
+        return self._session
+
+    def _save_session(self, session):
+        self._session = session
+        self._session_loaded = True
+        path = self._session_path()
+        if session is None:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+            return
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(path + ".tmp", os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(session, f)
+        os.replace(path + ".tmp", path)
+
+    @property
+    def account(self):
+        return (self.session or {}).get("accountName")
+
+    # -- calling ------------------------------------------------------------
+    def call(self, name, params):
+        session = self.session
+        self.session_dropped = False
+        reply = self.backend.call(name, params, session and session.get("uuid"))
+        if reply.get("success"):
+            if name == "LogInByAccount":
+                inv = reply["inventory"]
+                self._save_session({"uuid": inv["uuid"], "accountName": params["accountName"]})
+            elif name == "LogOut" and (not params.get("sessionUuid") or
+                                       params.get("sessionUuid") == (session or {}).get("uuid")):
+                self._save_session(None)
+        elif reply.get("error", {}).get("code") == "ID.1001" and session:
+            self._save_session(None)
+            self.session_dropped = True
+        return reply
+
+    def close(self):
+        if self._backend is not None:
+            self._backend.close()

@@ -1,0 +1,94 @@
+"""The shell's user-facing sentences in English and Simplified Chinese (SPEC §13).
+
+``t(key, **values)`` returns the sentence in the chosen language; English is
+the fallback. The language comes from ``--lang``, then ``ZSTACK_LANG``, then
+the locale.
+"""
+
+import os
+
+MESSAGES = {
+    "banner": ("zstack-cli {version}: a ZStack shell on the embedded backend at {home}.\n"
+               "Type 'help' for commands, Tab to complete, Ctrl-D to exit.",
+               "zstack-cli {version}：嵌入式后端位于 {home}。\n"
+               "输入 'help' 查看命令，Tab 键补全，Ctrl-D 退出。"),
+    "unknown_command": ("unknown command[{verb}]", "未知命令[{verb}]"),
+    "did_you_mean": ("did you mean {choices}?", "您是否想输入 {choices}？"),
+    "unknown_param": ("unknown parameter[{key}] for {verb}; valid parameters are [{valid}]",
+                      "{verb} 没有参数[{key}]；有效参数为 [{valid}]"),
+    "not_equal_op": ("parameter[{key}] of {verb} takes '=', not '{op}'",
+                     "{verb} 的参数[{key}]只能用 '='，不能用 '{op}'"),
+    "line_prefix": ("line {line}: {message}", "第 {line} 行：{message}"),
+    "cannot_open": ("cannot read {path}: {reason}", "无法读取 {path}：{reason}"),
+    "interrupted": ("interrupted", "已中断"),
+    "bye": ("bye", "再见"),
+    "no_results": ("no earlier result to show", "没有可显示的历史结果"),
+    "no_result_n": ("no result number {n}; there are {count}", "没有第 {n} 个结果；共有 {count} 个"),
+    "output_set": ("output format is now {fmt}", "输出格式已设为 {fmt}"),
+    "set_usage": ("usage: set output json|table|yaml|text", "用法：set output json|table|yaml|text"),
+    "help_usage": (
+        "Usage: Verb key=value ...   e.g. CreateZone name=zone1\n"
+        "  Values with spaces go in quotes: name=\"my zone\". A list is a,b,c (\\, is a comma).\n"
+        "  key=@file reads a value from a file; a line ending in \\ continues.\n"
+        "Query APIs take conditions: f=v f!=v f>v f<v f>=v f<=v f?=a,b (in) f!?=a,b (not in)\n"
+        "  f~=v (like; % and _ are wildcards) f!~=v, nested fields (cluster.name=c1),\n"
+        "  __systemTag__~=v, __userTag__=v, and fields= limit= start= sortBy= sortDirection=\n"
+        "  count=true replyWithCount=true.\n"
+        "Built-ins: help [Verb], more [N], set output json|table|yaml|text, exit, quit.",
+        "用法：动词 key=value ...   例如 CreateZone name=zone1\n"
+        "  含空格的值请加引号：name=\"my zone\"。列表写作 a,b,c（\\, 表示逗号）。\n"
+        "  key=@文件 从文件读取值；以 \\ 结尾的行在下一行继续。\n"
+        "查询类 API 接受条件：f=v f!=v f>v f<v f>=v f<=v f?=a,b（在其中）f!?=a,b（不在其中）\n"
+        "  f~=v（模糊匹配，% 和 _ 为通配符）f!~=v、嵌套字段（cluster.name=c1）、\n"
+        "  __systemTag__~=v、__userTag__=v，以及 fields= limit= start= sortBy= sortDirection=\n"
+        "  count=true replyWithCount=true。\n"
+        "内置命令：help [动词]、more [N]、set output json|table|yaml|text、exit、quit。"),
+    "help_apis": ("APIs by area:", "按领域分组的 API："),
+    "help_params": ("Parameters:", "参数："),
+    "help_query_fields": ("Query fields:", "可查询字段："),
+    "help_example": ("Example:", "示例："),
+    "required": ("required", "必填"),
+    "optional": ("optional", "可选"),
+    "default": ("default", "默认"),
+    "choices": ("one of", "可选值"),
+    "uuid_of": ("uuid of {resource}", "{resource} 的 UUID"),
+    "list_of": ("list", "列表"),
+    "logged_in": ("logged in as {account}", "已登录为 {account}"),
+    "session_dropped": ("the stored session is no longer valid and was dropped; log in again",
+                        "保存的会话已失效并被清除；请重新登录"),
+}
+
+_lang = None
+
+
+def choose(explicit=None):
+    """Fix the language for this process."""
+    global _lang
+    _lang = _detect(explicit)
+    return _lang
+
+
+def _detect(explicit):
+    for value in (explicit, os.environ.get("ZSTACK_LANG")):
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def lang():
+    return _lang or choose()
+
+
+def t(message_id, **values):
+    en, zh = MESSAGES[message_id]
+    text = zh if lang() == "zh" and zh else en
+    return text.format(**values) if values else text
+
+
+def text_of(doc):
+    """A catalogue Text in the chosen language."""
+    return "" if doc is None else doc.get(lang())

@@ -1,0 +1,126 @@
+"""``zstack-cli``: choose the mode from argv and return a fixed exit status.
+
+Kept light on purpose: a one-shot ``zstack-cli QueryZone`` imports the
+catalogue, the parser and sqlite3, never prompt_toolkit or Pygments.
+"""
+
+import os
+import sys
+
+from . import __version__, status
+from .i18n import choose, t
+from .output import FORMATS, write_error
+
+
+def build_parser():
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="zstack-cli",
+        description="An interactive shell for a small KVM cloud, speaking ZStack's API.",
+        epilog="Without a command and with a terminal on stdin, opens the >>> shell; "
+               "with stdin from a pipe, runs its lines. Exit status: 0 success, 1 CLI error, "
+               "3 API error, 130 interrupted.")
+    p.add_argument("-o", "--output", choices=FORMATS, default="json",
+                   help="reply format (default json)")
+    p.add_argument("-f", "--file", metavar="FILE",
+                   help="run the commands in FILE, one per line ('-' for stdin)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="batch: go on after a failure; exit with the first failure's status")
+    p.add_argument("--lang", choices=("en", "zh"), help="language of messages")
+    p.add_argument("--version", action="version", version=f"zstack-cli {__version__}")
+    p.add_argument("command", nargs="*", metavar="Verb key=value",
+                   help="one command to run, e.g. QueryZone name=zone1")
+    return p
+
+
+def main(argv=None):
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        write_error(t("interrupted"))
+        return status.INTERRUPTED
+    except SystemExit:
+        raise
+    except BrokenPipeError:
+        # `zstack-cli QueryZone | head`: the reader left; not our failure.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return status.OK
+    except Exception as e:       # a bug of ours: one line for the user, the trace in the log
+        _log_crash()
+        write_error(f"internal error: {type(e).__name__}: {e}")
+        return status.CLI_ERROR
+
+
+def _log_crash():
+    import traceback
+
+    try:
+        from backend.api import default_home
+
+        logs = os.path.join(default_home(), "logs")
+        os.makedirs(logs, mode=0o700, exist_ok=True)
+        with open(os.path.join(logs, "cli.log"), "a") as f:
+            f.write(traceback.format_exc())
+    except OSError:
+        pass
+
+
+def _split_argv(argv):
+    """Options before the verb are ours; everything from the verb on is the
+    command, even words that look like options."""
+    for i, word in enumerate(argv):
+        if not word.startswith("-"):
+            previous = argv[i - 1] if i else ""
+            if previous in ("-o", "--output", "-f", "--file", "--lang"):
+                continue
+            return argv[:i], argv[i:]
+    return argv, []
+
+
+def _main(argv):
+    options, command = _split_argv(argv)
+    args = build_parser().parse_args(options)
+    choose(args.lang)
+
+    from .client import Client
+    from .runner import Runner
+
+    client = Client()
+    try:
+        if command:
+            runner = Runner(client, args.output, colour=sys.stdout.isatty())
+            return runner.run_argv(command)
+        if args.file:
+            return _batch(client, args)
+        if sys.stdin.isatty():
+            from .repl import run_repl
+
+            return run_repl(client, args.output)
+        runner = Runner(client, args.output, batch=True)
+        return runner.run_stream(sys.stdin, args.keep_going)
+    finally:
+        client.close()
+
+
+def _batch(client, args):
+    from .runner import Runner
+
+    if args.file == "-":
+        return Runner(client, args.output, batch=True).run_stream(sys.stdin, args.keep_going)
+    try:
+        f = open(args.file, encoding="utf-8")
+    except OSError as e:
+        write_error(t("cannot_open", path=args.file, reason=e.strerror))
+        return status.CLI_ERROR
+    with f:
+        runner = Runner(client, args.output, batch=True,
+                        base_dir=os.path.dirname(os.path.abspath(args.file)))
+        return runner.run_stream(f, args.keep_going)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""Exit statuses (SPEC §2): fixed, so scripts can rely on them."""
+
+OK = 0
+CLI_ERROR = 1       # the line could not be parsed, unknown API or parameter, bad value syntax
+API_ERROR = 3       # the backend failed the API (an ErrorCode came back)
+INTERRUPTED = 130
