@@ -159,7 +159,8 @@ def run(store, resources, resource_name, api_name, conditions, options):
         if sort_by not in resource.fields:
             raise compiler.unknown(resource, sort_by)
         direction = "DESC" if options.get("sortDirection") == "desc" else "ASC"
-        order = f't0."{sort_by}" {direction}, t0.rowid'
+        # The tie-breaker runs the same way so an index on the column serves the order.
+        order = f't0."{sort_by}" {direction}, t0.rowid {direction}'
     columns = ", ".join(f't0."{f}"' for f in fields)
     limit = options.get("limit", 1000)
     start = options.get("start", 0)
