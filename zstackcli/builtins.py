@@ -10,6 +10,10 @@ from .i18n import t, text_of
 _REGISTRY = {}
 
 
+class ExitShell(Exception):
+    """``exit``/``quit``: stop reading commands."""
+
+
 def builtin(name):
     def register(function):
         _REGISTRY[name] = function
@@ -119,8 +123,6 @@ def _set(runner, words):
 
 @builtin("exit")
 def _exit(runner, words):
-    from .runner import ExitShell
-
     raise ExitShell()
 
 

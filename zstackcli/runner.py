@@ -5,15 +5,12 @@ One engine for every mode: argv, batch (-f FILE, -f -, a pipe) and the REPL.
 
 import sys
 
-from . import status
+from . import builtins, status
 from .binder import CliError, bind
+from .builtins import ExitShell  # noqa: F401  (the REPL catches it from here)
 from .i18n import t
 from .output import FORMATS, format_api_error, render, write_error
 from .parser import Command, ParseError, is_incomplete, parse, split_statements
-
-
-class ExitShell(Exception):
-    """``exit``/``quit``: stop reading commands."""
 
 
 class Runner:
@@ -53,8 +50,6 @@ class Runner:
         return self.run_command(command)
 
     def run_command(self, command):
-        from . import builtins
-
         builtin = builtins.find(command.verb)
         if builtin is not None:
             return builtin(self, command.tokens)
