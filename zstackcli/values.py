@@ -8,6 +8,7 @@ import ast
 import json
 import os
 import re
+import warnings
 
 
 class ValueSyntaxError(Exception):
@@ -88,7 +89,11 @@ def parse_map(value):
         result = json.loads(text)
     except (ValueError, RecursionError):
         try:
-            result = ast.literal_eval(text)
+            # Compiling user text may warn (invalid escape sequence '\['); the user gets our
+            # error or the value, never a Python warning.
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                result = ast.literal_eval(text)
         except Exception:
             # literal_eval raises many kinds (SyntaxError, ValueError, TypeError,
             # MemoryError, RecursionError); all mean the same thing to the user.

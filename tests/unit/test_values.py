@@ -203,3 +203,10 @@ def test_expand_tag_file_missing(tmp_path):
 
 def test_value_syntax_error_is_one_line():
     assert '\n' not in str(ValueSyntaxError('a\nb'))
+
+
+def test_parse_map_never_warns(recwarn):
+    with pytest.raises(ValueSyntaxError):
+        parse_map(r"{'a': '\[' ")
+    assert parse_map(r"{'a': '\['}") == {'a': '\\['}
+    assert not recwarn.list
