@@ -10,6 +10,7 @@ import re
 from .errors import argerr, not_found
 
 UUID_RE = re.compile(r"^[0-9a-f]{32}$")
+_INT_RANGE = (-(2 ** 63), 2 ** 63 - 1)    # what SQLite stores as an INTEGER
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 
@@ -43,7 +44,7 @@ def validate(api, params, store, resources):
 def _coerce(api, param, value, store, resources):
     kind = param.type
     if kind == "str":
-        value = str(value)
+        value = _text(api, param, str(value))
         if param.max_length and len(value) > param.max_length:
             raise argerr(f"field[{param.name}] of message[{message_class(api)}] exceeds the max "
                          f"length of string. expected was <= {param.max_length}, actual was "
@@ -59,6 +60,9 @@ def _coerce(api, param, value, store, resources):
             raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be "
                          f"{'an integer' if kind == 'int' else 'a number'}, but {value} found") \
                 from None
+        if kind == "int" and not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
+            raise argerr(f"field[{param.name}] of message[{message_class(api)}] is out of "
+                         f"range: {value}")
         return number
     if kind == "bool":
         if isinstance(value, bool):
@@ -74,7 +78,7 @@ def _coerce(api, param, value, store, resources):
         return _uuid(api, param, str(value), store, resources)
     if kind == "list":
         items = value if isinstance(value, (list, tuple)) else [value]
-        items = [str(i) for i in items]
+        items = [_text(api, param, str(i)) for i in items]
         if param.items == "uuid":
             items = [_uuid(api, param, i, store, resources) for i in items]
         return items
@@ -83,6 +87,17 @@ def _coerce(api, param, value, store, resources):
             raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be a map")
         return value
     raise AssertionError(kind)
+
+
+def _text(api, param, value):
+    """Text that SQLite can store: lone surrogates (undecodable bytes on a command line)
+    are an invalid argument, not an internal error."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argerr(f"field[{param.name}] of message[{message_class(api)}] is not valid "
+                     f"UTF-8 text") from None
+    return value
 
 
 def _choice(api, param, value):

@@ -15,7 +15,12 @@ from .output import FORMATS, write_error
 def build_parser():
     import argparse
 
-    p = argparse.ArgumentParser(
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):          # a bad option is a CLI error: status 1, not 2
+            self.print_usage(sys.stderr)
+            self.exit(status.CLI_ERROR, f"{self.prog}: error: {message}\n")
+
+    p = Parser(
         prog="zstack-cli",
         description="An interactive shell for a small KVM cloud, speaking ZStack's API.",
         epilog="Without a command and with a terminal on stdin, opens the >>> shell; "
@@ -101,7 +106,7 @@ def _main(argv):
 
             return run_repl(client, args.output)
         runner = Runner(client, args.output, batch=True)
-        return runner.run_stream(sys.stdin, args.keep_going)
+        return runner.run_stream(_stdin(), args.keep_going)
     finally:
         client.close()
 
@@ -110,9 +115,11 @@ def _batch(client, args):
     from .runner import Runner
 
     if args.file == "-":
-        return Runner(client, args.output, batch=True).run_stream(sys.stdin, args.keep_going)
+        return Runner(client, args.output, batch=True).run_stream(_stdin(), args.keep_going)
     try:
-        f = open(args.file, encoding="utf-8")
+        # A BOM is dropped; bytes that are not UTF-8 reach the line they are on (and fail
+        # it there) instead of failing the whole file before its first line runs.
+        f = open(args.file, encoding="utf-8-sig", errors="surrogateescape")
     except OSError as e:
         write_error(t("cannot_open", path=args.file, reason=e.strerror))
         return status.CLI_ERROR
@@ -120,6 +127,15 @@ def _batch(client, args):
         runner = Runner(client, args.output, batch=True,
                         base_dir=os.path.dirname(os.path.abspath(args.file)))
         return runner.run_stream(f, args.keep_going)
+
+
+def _stdin():
+    """stdin for a batch: bytes that are not UTF-8 fail their own line, whatever the locale."""
+    try:
+        sys.stdin.reconfigure(errors="surrogateescape")
+    except (AttributeError, ValueError):
+        pass
+    return sys.stdin
 
 
 if __name__ == "__main__":

@@ -15,7 +15,12 @@ def _condition(c):
     if not name or op not in _OPERATORS or value is None:
         raise argerr(f"invalid query condition[{c}]: expected name, op (one of "
                      f"{' '.join(_OPERATORS)}) and value")
-    return query.Condition(str(name), op, str(value))
+    name, value = str(name), str(value)
+    try:
+        (name + value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise argerr(f"invalid query condition[{name!r}]: not valid UTF-8 text") from None
+    return query.Condition(name, op, value)
 
 
 def run(ctx, p):

@@ -41,10 +41,15 @@ def split_values(text):
     return [s for s in items if s != ""]
 
 
+_INT_MAX = 2 ** 63 - 1
+
+
 def _coerce(field, raw):
     if field.type in ("int", "float"):
         try:
-            return int(raw) if field.type == "int" else float(raw)
+            number = int(raw) if field.type == "int" else float(raw)
+            # beyond SQLite's INTEGER: compare as a (still numeric) REAL
+            return number if field.type != "int" or abs(number) <= _INT_MAX else float(raw)
         except ValueError:
             try:
                 return float(raw)
@@ -110,6 +115,8 @@ class Compiler:
         if op in ("~=", "!~="):
             self.args.append(_like_pattern(raw))
             return f"{column} {'NOT ' if op == '!~=' else ''}LIKE ? ESCAPE '\\'"
+        if raw == "" and op not in ("=", "!="):
+            raise argerr(f"the query condition[{field.name}{op}] has no value")
         self.args.append(_coerce(field, raw))
         return f"{column} {_SQL_OPS[op]} ?"
 
