@@ -9,6 +9,7 @@ are written, with their traceback, to ``$ZSTACK_HOME/logs/backend.log``.
 
 import importlib
 import os
+import sqlite3
 
 from . import catalogue
 from .errors import ApiError, INTERNAL, argerr
@@ -39,10 +40,16 @@ class Backend:
 
     def __init__(self, home=None, require_session=False):
         self.home = home or default_home()
-        os.makedirs(self.home, mode=0o700, exist_ok=True)
-        self.store = Store(os.path.join(self.home, DB_NAME))
         self.require_session = require_session
+        self._store = None
         self._ready = False
+
+    @property
+    def store(self):
+        if self._store is None:
+            os.makedirs(self.home, mode=0o700, exist_ok=True)
+            self._store = Store(os.path.join(self.home, DB_NAME))
+        return self._store
 
     def _ensure_ready(self):
         if not self._ready:
@@ -57,6 +64,12 @@ class Backend:
             return self._call(name, dict(params or {}), session)
         except ApiError as e:
             return {"success": False, "error": e.to_reply()}
+        except sqlite3.DatabaseError as e:
+            self._log_failure(name)
+            path = os.path.join(self.home, DB_NAME)
+            return {"success": False, "error": ApiError(
+                INTERNAL, f"the database {path} can not be used ({e}); it may be damaged: "
+                          f"restore a backup (zstack.db.v<N>.bak) or move it away").to_reply()}
         except Exception as e:   # the promise: never a traceback to the user
             self._log_failure(name)
             return {"success": False, "error": ApiError(
@@ -88,7 +101,8 @@ class Backend:
             pass
 
     def close(self):
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
 
 def _wrap(api, result):

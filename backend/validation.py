@@ -52,6 +52,10 @@ def _coerce(api, param, value, store, resources):
         if param.required and value == "":
             raise argerr(f"field[{param.name}] of message[{message_class(api)}] is mandatory, "
                          f"can not be null")
+        if param.min_length and len(value) < param.min_length:
+            raise argerr(f"field[{param.name}] of message[{message_class(api)}] less than the min "
+                         f"length of string. expected was >= {param.min_length}, actual was "
+                         f"{len(value)}")
         return _choice(api, param, value)
     if kind in ("int", "float"):
         try:
@@ -113,8 +117,13 @@ def _choice(api, param, value):
 def _uuid(api, param, value, store, resources):
     if not UUID_RE.match(value):
         raise argerr(f"field[{param.name}] of message[{message_class(api)}] is not a valid uuid: "
-                     f"{value} (32 lowercase hexadecimal characters expected)")
+                     f"{_clip(value)} (32 lowercase hexadecimal characters expected)")
     if param.resource and param.must_exist and param.resource in resources:
         if not store.exists(param.resource, value):
             raise not_found(param.name, value, param.resource)
     return value
+
+
+def _clip(text, most=64):
+    """A bad value quoted back in an error, cut short (it may be a whole file)."""
+    return text if len(text) <= most else text[:most] + "..."

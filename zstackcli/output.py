@@ -99,6 +99,8 @@ def _error_body(error):
 
 def write_error(message, colour=None):
     """One line on stderr, red on a terminal."""
+    # What the user typed may hold control characters (ESC...): show them, never obey them.
+    message = "".join(ch if ch >= " " or ch == "\t" else f"\\x{ord(ch):02x}" for ch in message)
     if colour is None:
         colour = sys.stderr.isatty()
     if colour:

@@ -15,7 +15,7 @@ def uuid_param(name="uuid", resource=None, required=True, must_exist=True, doc=N
 
 
 def name_param(required=True):
-    return Param("name", required=required, max_length=255, doc=Text("name", "名称"))
+    return Param("name", required=required, max_length=255, min_length=1, doc=Text("name", "名称"))
 
 
 def description_param():

@@ -70,11 +70,11 @@ class Resource:
 
 class Param:
     __slots__ = ("name", "type", "required", "choices", "default", "resource",
-                 "items", "split", "max_length", "secret", "must_exist", "doc")
+                 "items", "split", "max_length", "min_length", "secret", "must_exist", "doc")
 
     def __init__(self, name, type="str", required=False, choices=(), default=None,
                  resource=None, items="str", split="comma", max_length=None,
-                 secret=False, must_exist=True, doc=None):
+                 min_length=None, secret=False, must_exist=True, doc=None):
         assert type in PARAM_TYPES, type
         self.name = name
         self.type = type
@@ -87,6 +87,7 @@ class Param:
         # whose 'name::@file' form reads the file
         self.split = split
         self.max_length = max_length
+        self.min_length = min_length
         self.secret = secret          # masked in history and logs
         self.must_exist = must_exist  # False for Delete*: a gone uuid succeeds
         self.doc = doc
