@@ -29,8 +29,10 @@ class Store:
                                     check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if new or self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.conn.execute("PRAGMA journal_mode = WAL")
+        # Switching to WAL needs a moment alone with the file: when several processes open a
+        # new store at once, SQLite may answer "locked" without waiting, so we wait ourselves.
+        _retry_locked(lambda: self.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                      or self.conn.execute("PRAGMA journal_mode = WAL"))
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self._depth = 0
@@ -108,12 +110,15 @@ class _Transaction:
 def _begin_immediate(conn):
     """Take the write lock; the busy timeout waits, and a writer that still
     finds the lock taken (checkpoints, a long migration) tries again."""
+    _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+
+
+def _retry_locked(action):
     deadline = time.monotonic() + _RETRY_SECONDS
     delay = 0.01
     while True:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
+            return action()
         except sqlite3.OperationalError as e:
             if "locked" not in str(e) and "busy" not in str(e):
                 raise ApiError(INTERNAL, f"database error: {e}")
