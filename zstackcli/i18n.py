@@ -56,6 +56,14 @@ MESSAGES = {
     "logged_in": ("logged in as {account}", "已登录为 {account}"),
     "session_dropped": ("the stored session is no longer valid and was dropped; log in again",
                         "保存的会话已失效并被清除；请重新登录"),
+    # The interactive shell's bottom toolbar.
+    "toolbar_output": ("output", "输出格式"),
+    "toolbar_account": ("account", "账户"),
+    "toolbar_no_account": ("(not logged in)", "（未登录）"),
+    "toolbar_help": ("help {verb} for more", "输入 help {verb} 查看详情"),
+    "toolbar_keys": ("Tab completes, Ctrl-R searches history, Ctrl-D exits",
+                     "Tab 补全，Ctrl-R 搜索历史，Ctrl-D 退出"),
+    "history_unavailable": ("history is not saved: {reason}", "历史记录无法保存：{reason}"),
 }
 
 _lang = None
