@@ -202,23 +202,16 @@ def _values(api, args, key, op, value, values):
         return _condition_values(api, key, op, value, values)
     if param is None:
         return []
-    if api.query and key in ("fields", "sortBy"):
-        fields = list(RESOURCES[api.resource].fields)
-        return _list_items(fields, value) if key == "fields" else _choices(fields, value)
+    if param.values:
+        return _from_source(api, param.values, _context(args), value, values)
     if param.choices:
         return _choices(param.choices, value)
     if param.type == "bool":
         return _choices(("true", "false"), value)
-    context = _context(args)
-    special = _special_values(api, key, value, context, values)
-    if special is not None:
-        return special
     resource = param.names_resource()
     if resource:
-        if param.type == "list":
-            done, _, last = value.rpartition(",")
-            return _uuid_suggestions(values, resource, last)
-        return _uuid_suggestions(values, resource, value)
+        last = value.rpartition(",")[2] if param.type == "list" else value
+        return _uuid_suggestions(values, resource, last)
     if param.split == "tags" and param.type == "list":
         return _tag_patterns(api.resource, value)
     return []
@@ -234,27 +227,29 @@ def _context(args):
     return out
 
 
-def _special_values(api, key, value, context, values):
-    """Values that depend on other parameters of the same line."""
-    if key == "resourceType" and "resourceUuid" in api.params:
+def _from_source(api, source, context, value, values):
+    """Values from a source the catalogue names on the parameter (model.VALUE_SOURCES)."""
+    kind, *depends = source
+    given = [context.get(name) for name in depends]
+    if kind in ("fields", "field"):
+        fields = list(RESOURCES[api.resource].fields)
+        return _list_items(fields, value) if kind == "fields" else _choices(fields, value)
+    if kind == "resourceTypes":
         return _choices([r.name for r in RESOURCES.values() if r.tags], value)
-    if key == "resourceUuid" and context.get("resourceType") in RESOURCES:
-        return _uuid_suggestions(values, context["resourceType"], value)
-    if key == "tag" and context.get("resourceType") and api.name.startswith("CreateSystem"):
-        return _tag_patterns(context["resourceType"], value)
-    if api.name == "UpdateGlobalConfig":
-        if key == "category":
-            return _choices(sorted({o.category for o in CONFIG_OPTIONS}), value)
-        if key == "name":
-            names = [o.name for o in CONFIG_OPTIONS
-                     if o.category == context.get("category", o.category)]
-            return _choices(names, value)
-        if key == "value":
-            for o in CONFIG_OPTIONS:
-                if o.category == context.get("category") and o.name == context.get("name"):
-                    return _choices(o.choices, value)
-            return []
-    return None
+    if kind == "uuidOf":
+        return _uuid_suggestions(values, given[0], value) if given[0] in RESOURCES else []
+    if kind == "tagPatternsOf":
+        return _tag_patterns(given[0], value) if given[0] else []
+    options = CONFIG_OPTIONS
+    if kind == "configCategory":
+        return _choices(sorted({o.category for o in options}), value)
+    if kind == "configName":
+        return _choices([o.name for o in options if given[0] in (None, o.category)], value)
+    if kind == "configValue":
+        for o in options:
+            if (o.category, o.name) == tuple(given):
+                return _choices(o.choices, value)
+    return []
 
 
 def _condition_values(api, key, op, value, values):

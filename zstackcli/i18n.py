@@ -21,6 +21,8 @@ MESSAGES = {
     "line_prefix": ("line {line}: {message}", "第 {line} 行：{message}"),
     "cannot_open": ("cannot read {path}: {reason}", "无法读取 {path}：{reason}"),
     "interrupted": ("interrupted", "已中断"),
+    "internal_error": ("internal error: {error} (details in $ZSTACK_HOME/logs/cli.log)",
+                       "内部错误：{error}（详见 $ZSTACK_HOME/logs/cli.log）"),
     "bye": ("bye", "再见"),
     "no_results": ("no earlier result to show", "没有可显示的历史结果"),
     "no_result_n": ("no result number {n}; there are {count}", "没有第 {n} 个结果；共有 {count} 个"),

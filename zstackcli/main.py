@@ -55,23 +55,10 @@ def main(argv=None):
             pass
         return status.OK
     except Exception as e:       # a bug of ours: one line for the user, the trace in the log
-        _log_crash()
-        write_error(f"internal error: {type(e).__name__}: {e}")
+        from .crash import report
+
+        report(e)
         return status.CLI_ERROR
-
-
-def _log_crash():
-    import traceback
-
-    try:
-        from backend.api import default_home
-
-        logs = os.path.join(default_home(), "logs")
-        os.makedirs(logs, mode=0o700, exist_ok=True)
-        with open(os.path.join(logs, "cli.log"), "a") as f:
-            f.write(traceback.format_exc())
-    except OSError:
-        pass
 
 
 def _split_argv(argv):

@@ -14,7 +14,6 @@ import sys
 from . import __version__, status
 from .i18n import t
 from .output import write_error
-from .parser import ParseError, split_statements
 from .runner import ExitShell, Runner
 
 PROMPT = ">>> "
@@ -63,16 +62,16 @@ def run_repl(client, output):
             except EOFError:               # Ctrl-D on an empty line
                 break
             try:
-                run_lines(runner, text)
+                # A paste may bring several statements: each runs, as in any shell.
+                runner.run_buffer(text, keep_going=True)
             except ExitShell:
                 break
             except KeyboardInterrupt:      # Ctrl-C while a command runs
                 write_error(t("interrupted"), colour=True)
             except Exception as e:         # a bug of ours must not end the session
-                from .main import _log_crash
+                from .crash import report
 
-                _log_crash()
-                write_error(f"internal error: {type(e).__name__}: {e}", colour=True)
+                report(e, colour=True)
     finally:
         values.close()
     print(t("bye"))
@@ -95,17 +94,6 @@ def prompt_message(client):
     account = client.account
     head = [("class:prompt.account", f"{account} ")] if account else []
     return head + [("class:prompt", PROMPT)]
-
-
-def run_lines(runner, text):
-    """Everything accepted at one prompt: usually one statement, but a paste
-    may bring several lines, each run as if typed (a failure does not stop
-    the next one, as in any shell)."""
-    try:
-        for line, statement in split_statements(text):
-            runner.run_text(statement, line)
-    except ParseError as e:
-        runner.cli_error(str(e))
 
 
 # -- the pager -------------------------------------------------------------------------

@@ -97,30 +97,33 @@ class Runner:
                 buffer += raw if raw.endswith("\n") else raw + "\n"
                 if is_incomplete(buffer[:-1]):   # without the newline just added
                     continue
-                code = self._run_buffer(buffer, start)
+                code = self.run_buffer(buffer, start)
                 buffer = ""
                 if code != status.OK:
                     if not keep_going:
                         return code
                     first_failure = first_failure or code
             if buffer.strip():
-                code = self._run_buffer(buffer, start)   # reports the unterminated quote
+                code = self.run_buffer(buffer, start)   # reports the unterminated quote
                 first_failure = first_failure or code
         except ExitShell:
             pass
         return first_failure
 
-    def _run_buffer(self, buffer, start):
-        worst = status.OK
+    def run_buffer(self, buffer, start=1, keep_going=False):
+        """Complete statements (one, or several pasted at once); the first failure's status."""
+        first_failure = status.OK
         try:
-            statements = list(split_statements(buffer))
+            # Lazily: the statements before an unterminated quote still run.
+            for offset, text in split_statements(buffer):
+                code = self.run_text(text, start + offset - 1)
+                if code != status.OK:
+                    if not keep_going:
+                        return code
+                    first_failure = first_failure or code
         except ParseError as e:
             return self.cli_error(str(e), (e.line or 1) + start - 1)
-        for offset, text in statements:
-            code = self.run_text(text, start + offset - 1)
-            if code != status.OK:
-                return code
-        return worst
+        return first_failure
 
     def set_output(self, fmt):
         if fmt not in FORMATS:

@@ -70,12 +70,13 @@ class Resource:
 
 class Param:
     __slots__ = ("name", "type", "required", "choices", "default", "resource",
-                 "items", "split", "max_length", "min_length", "secret", "must_exist", "doc")
+                 "items", "split", "max_length", "min_length", "secret", "must_exist", "values", "doc")
 
     def __init__(self, name, type="str", required=False, choices=(), default=None,
                  resource=None, items="str", split="comma", max_length=None,
-                 min_length=None, secret=False, must_exist=True, doc=None):
+                 min_length=None, secret=False, must_exist=True, values=None, doc=None):
         assert type in PARAM_TYPES, type
+        assert values is None or values[0] in VALUE_SOURCES, values
         self.name = name
         self.type = type
         self.required = required
@@ -90,6 +91,9 @@ class Param:
         self.min_length = min_length
         self.secret = secret          # masked in history and logs
         self.must_exist = must_exist  # False for Delete*: a gone uuid succeeds
+        # Where completion finds values that neither choices nor a resource type give:
+        # (source, *names of the other params on the line it depends on); see VALUE_SOURCES.
+        self.values = values
         self.doc = doc
 
     @property
@@ -103,12 +107,24 @@ class Param:
         return None
 
 
+# The value sources a Param may name (completion implements each one).
+VALUE_SOURCES = (
+    "fields",           # a comma list of the queried resource's fields
+    "field",            # one field of the queried resource
+    "resourceTypes",    # resource types that carry tags
+    "uuidOf",           # uuids of the resource type given by another param
+    "tagPatternsOf",    # system tag patterns of the resource type given by another param
+    "configCategory",   # global config categories
+    "configName",       # names within the category given by another param
+    "configValue",      # valid values of the config given by two other params
+)
+
 # Reserved keys of every Query* API (SPEC §3.1).
 QUERY_PARAMS = (
-    Param("fields", "list", doc=Text("only these keys in each inventory", "每个清单只返回这些字段")),
+    Param("fields", "list", values=("fields",), doc=Text("only these keys in each inventory", "每个清单只返回这些字段")),
     Param("limit", "int", default=1000, doc=Text("at most this many inventories", "最多返回的条数")),
     Param("start", "int", default=0, doc=Text("skip this many inventories", "跳过的条数")),
-    Param("sortBy", "str", doc=Text("field to sort by", "排序字段")),
+    Param("sortBy", "str", values=("field",), doc=Text("field to sort by", "排序字段")),
     Param("sortDirection", "str", choices=("asc", "desc"), default="asc",
           doc=Text("sort direction", "排序方向")),
     Param("count", "bool", default=False, doc=Text("reply with the total only", "只返回总数")),

@@ -45,15 +45,17 @@ RESOURCES = (
     Resource("UserTagVO", _TAG_FIELDS, label="tag", columns=_TAG_COLUMNS, tags=False),
 )
 
-_RESOURCE_TYPE = Param("resourceType", required=True,
+_RESOURCE_TYPE = Param("resourceType", required=True, values=("resourceTypes",),
                        doc=Text("resource type, e.g. VmInstanceVO", "资源类型，例如 VmInstanceVO"))
-_RESOURCE_UUID = Param("resourceUuid", "uuid", required=True,
+_RESOURCE_UUID = Param("resourceUuid", "uuid", required=True, values=("uuidOf", "resourceType"),
                        doc=Text("uuid of the tagged resource", "被打标签的资源UUID"))
-_TAG = Param("tag", required=True, split="tags", doc=Text("the tag; name::@file reads the value from a file",
-                                            "标签内容；name::@文件 从文件读取"))
+_TAG_DOC = Text("the tag; name::@file reads the value from a file", "标签内容；name::@文件 从文件读取")
+_TAG = Param("tag", required=True, split="tags", doc=_TAG_DOC)
+_SYSTEM_TAG = Param("tag", required=True, split="tags", values=("tagPatternsOf", "resourceType"),
+                    doc=_TAG_DOC)
 
 APIS = (
-    Api("CreateSystemTag", "tag", "tag:create_system_tag", (_RESOURCE_TYPE, _RESOURCE_UUID, _TAG),
+    Api("CreateSystemTag", "tag", "tag:create_system_tag", (_RESOURCE_TYPE, _RESOURCE_UUID, _SYSTEM_TAG),
         doc=Text("Attach a system tag to a resource", "为资源创建系统标签"),
         resource="SystemTagVO",
         example="CreateSystemTag resourceType=ZoneVO resourceUuid=<uuid> tag=host::reservedMemory::1G"),

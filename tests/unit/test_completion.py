@@ -417,22 +417,27 @@ def test_enter_runs_a_complete_line_and_continues_an_open_one(keys, accepted):
     assert run_prompt(keys) == accepted
 
 
-def test_run_lines_runs_each_pasted_statement():
-    from zstackcli.repl import run_lines
+def test_run_buffer_runs_each_pasted_statement(capsys):
+    from zstackcli.runner import Runner
 
-    class FakeRunner:
+    class FakeClient:
+        session_dropped = False
+
         def __init__(self):
-            self.ran, self.errors = [], []
+            self.calls = []
 
-        def run_text(self, text, line):
-            self.ran.append(text)
+        def call(self, name, params):
+            self.calls.append(params)
+            return {"success": True, "inventory": {}}
 
-        def cli_error(self, message):
-            self.errors.append(message)
-
-    runner = FakeRunner()
-    run_lines(runner, "CreateZone name=a\nCreateZone description='x\ny' name=b\n# note\n")
-    assert runner.ran == ["CreateZone name=a", "CreateZone description='x\ny' name=b"]
-    runner = FakeRunner()
-    run_lines(runner, "CreateZone name=a\nCreateZone description='open")
-    assert runner.ran == ["CreateZone name=a"] and "unterminated quote" in runner.errors[0]
+    client = FakeClient()
+    runner = Runner(client)
+    runner.run_buffer("CreateZone name=a\nCreateZone description='x\ny' name=b\n# note\n",
+                      keep_going=True)
+    assert [c["name"] for c in client.calls] == ["a", "b"]
+    assert client.calls[1]["description"] == "x\ny"
+    client = FakeClient()
+    runner = Runner(client)
+    runner.run_buffer("CreateZone name=a\nCreateZone description='open", keep_going=True)
+    assert [c["name"] for c in client.calls] == ["a"]
+    assert "unterminated quote" in capsys.readouterr().err
