@@ -13,7 +13,7 @@ Typed values (lists, tags, maps, @file) are the business of zstackcli.values: th
 every backslash it does not itself need, so that '\\,' in a list and '\\n' in userdata survive.
 """
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 OPERATORS = ('=', '!=', '>', '<', '>=', '<=', '?=', '!?=', '~=', '!~=')
 
@@ -43,18 +43,13 @@ class ParseError(Exception):
         self.line = line
 
 
-@dataclass(frozen=True)
-class Arg:
-    key: str
-    op: str
-    value: str
+# Named tuples, not dataclasses: importing dataclasses costs a one-shot command ~5 ms.
+Arg = namedtuple("Arg", "key op value")
 
 
-@dataclass(frozen=True)
-class Command:
-    verb: str
-    tokens: tuple[str, ...]   # the unquoted words after the verb, not yet split into key/value
-    line: int                 # first line of the statement in its input, for error messages
+# tokens: the unquoted words after the verb, not yet split into key/value;
+# line: the statement's first line in its input, for error messages.
+Command = namedtuple("Command", "verb tokens line")
 
 
 def _shorten(text):

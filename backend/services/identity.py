@@ -1,7 +1,5 @@
 """Accounts, passwords and sessions (SPEC §6)."""
 
-import hashlib
-import hmac
 import os
 
 from .. import catalogue
@@ -16,12 +14,16 @@ _ITERATIONS = 200_000               # slow on purpose: a stolen store resists gu
 
 
 def hash_password(password, salt=None, iterations=_ITERATIONS):
+    import hashlib   # here, not at the top: most commands never hash a password
+
     salt = salt or os.urandom(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
     return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
 
 
 def verify_password(password, stored):
+    import hmac
+
     try:
         scheme, iterations, salt, digest = stored.split("$")
     except (AttributeError, ValueError):
