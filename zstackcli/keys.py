@@ -42,6 +42,20 @@ def build_key_bindings():
                 buffer.text = stripped
             buffer.validate_and_handle()
 
+    @kb.add("tab", filter=editing)
+    def _tab(event):
+        # A lone candidate is taken at once, and the next level (a key's values)
+        # is offered straight away: `zo<Tab>` gives `zoneUuid=` and its uuids.
+        buffer = event.current_buffer
+        state = buffer.complete_state
+        if state is not None and len(state.completions) == 1:
+            buffer.apply_completion(state.completions[0])
+            buffer.start_completion(select_first=False)
+        elif state is not None:
+            buffer.complete_next()
+        else:
+            buffer.start_completion(insert_common_part=True)
+
     @kb.add("escape", "enter", filter=editing)
     def _newline(event):
         # Alt-Enter: a line break on request, e.g. to write several statements.
