@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-clients less)
+APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-clients less man-db)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -12,6 +12,10 @@ from .i18n import choose, t
 from .output import FORMATS, write_error
 
 
+# Options whose next word is their value, not the verb.
+OPTIONS_WITH_VALUE = ("-o", "--output", "-f", "--file", "--lang", "--complete", "--completions")
+
+
 def build_parser():
     import argparse
 
@@ -34,6 +38,9 @@ def build_parser():
                    help="batch: go on after a failure; exit with the first failure's status")
     p.add_argument("--lang", choices=("en", "zh"), help="language of messages")
     p.add_argument("--version", action="version", version=f"zstack-cli {__version__}")
+    p.add_argument("--completions", metavar="SHELL", choices=("bash",),
+                   help="print the completion script for SHELL (bash)")
+    p.add_argument("--complete", metavar="LINE", help=argparse.SUPPRESS)
     p.add_argument("command", nargs="*", metavar="Verb key=value",
                    help="one command to run, e.g. QueryZone name=zone1")
     return p
@@ -67,7 +74,7 @@ def _split_argv(argv):
     for i, word in enumerate(argv):
         if not word.startswith("-"):
             previous = argv[i - 1] if i else ""
-            if previous in ("-o", "--output", "-f", "--file", "--lang"):
+            if previous in OPTIONS_WITH_VALUE:
                 continue
             return argv[:i], argv[i:]
     return argv, []
@@ -77,6 +84,15 @@ def _main(argv):
     options, command = _split_argv(argv)
     args = build_parser().parse_args(options)
     choose(args.lang)
+    if args.complete is not None:
+        from .shellcomplete import run
+
+        return run(args.complete)
+    if args.completions:
+        from .shellcomplete import SCRIPTS
+
+        sys.stdout.write(SCRIPTS[args.completions])
+        return status.OK
 
     from .client import Client
     from .runner import Runner
