@@ -24,8 +24,13 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys' 2>/dev/null; 
 fi
 stamp=.venv/.installed-$(cat setup.cfg setup.py | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+  log=$(mktemp)
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+         .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+  fi
+  rm -f "$log"
   .venv/bin/python -c 'import zstackcli, prompt_toolkit, sqlite_utils, tabulate, yaml, pytest'
   rm -f .venv/.installed-*
   touch "$stamp"
