@@ -7,21 +7,12 @@ import sqlite3
 
 import pytest
 
+from tests.replies import err, ok
+
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-
-def ok(reply):
-    assert reply.get("success") is True, reply
-    return reply
-
-
-def err(reply, code):
-    assert reply.get("success") is False, reply
-    assert reply["error"]["code"] == code, reply
-    return reply["error"]
-
 
 def cond(name, op, value):
     return {"name": name, "op": op, "value": value}

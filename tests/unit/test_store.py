@@ -10,18 +10,9 @@ import types
 
 import pytest
 
+from tests.replies import err, ok
+
 from backend.store import migrate, migrations
-
-
-def ok(reply):
-    assert reply.get("success") is True, reply
-    return reply
-
-
-def err(reply, code):
-    assert reply.get("success") is False, reply
-    assert reply["error"]["code"] == code, reply
-    return reply["error"]
 
 
 def mode(path):

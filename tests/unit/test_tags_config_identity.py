@@ -5,22 +5,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.replies import err, ok
+
 UUID_RE = re.compile(r"^[0-9a-f]{32}$")
 MISSING = "0123456789abcdef0123456789abcdef"
 
-
-def ok(reply):
-    assert reply.get("success") is True, reply
-    return reply
-
-
-def err(reply, code, details=None):
-    assert reply.get("success") is False, reply
-    e = reply["error"]
-    assert e["code"] == code, reply
-    if details is not None:
-        assert e["details"] == details, e["details"]
-    return e
 
 
 def zone(backend, name="zone1", **extra):
