@@ -68,6 +68,8 @@ def _coerce(api, param, value, store, resources):
             raise argerr(f"field[{param.name}] of message[{message_class(api)}] is out of "
                          f"range: {value}")
         return number
+    if kind == "size":
+        return _size(api, param, value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -127,3 +129,23 @@ def _uuid(api, param, value, store, resources):
 def _clip(text, most=64):
     """A bad value quoted back in an error, cut short (it may be a whole file)."""
     return text if len(text) <= most else text[:most] + "..."
+
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+
+
+def _size(api, param, value):
+    """Bytes, as ZStack takes them, or with a unit as people write them (64M, 1G, 20GiB)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        m = _SIZE_RE.match(str(value))
+        if not m:
+            raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be a size "
+                         f"in bytes or with a unit (K, M, G, T), but {_clip(str(value))} found")
+        number = int(m.group(1)) * _UNITS[m.group(2).upper()]
+    if not 0 <= number <= _INT_RANGE[1]:
+        raise argerr(f"field[{param.name}] of message[{message_class(api)}] is out of range: "
+                     f"{_clip(str(value))}")
+    return number

@@ -8,7 +8,7 @@ pay for more than it uses. (Plain classes, not dataclasses: importing
 ``dataclasses`` pulls in ``inspect`` and costs more than the whole catalogue.)
 """
 
-PARAM_TYPES = ("str", "int", "float", "bool", "uuid", "list", "map")
+PARAM_TYPES = ("str", "int", "float", "bool", "uuid", "list", "map", "size")
 FIELD_TYPES = ("str", "int", "float", "bool", "date")
 
 
@@ -38,25 +38,30 @@ class Field:
 
 class Relation:
     """A way from one resource to rows of another, for nested query fields
-    (``clusters.name=x``) and, when ``expand`` is set, for inventories that
-    embed their children (a VM's ``vmNics``)."""
+    (``cluster.name=x``) and, when ``expand`` is set, for inventories that
+    embed their children (a VM's ``vmNics``). With ``pluck`` the inventory
+    embeds one column of the children (``attachedClusterUuids``), and a
+    query may test it directly (``attachedClusterUuids=<uuid>``)."""
 
-    __slots__ = ("name", "target", "local", "remote", "many", "expand")
+    __slots__ = ("name", "target", "local", "remote", "many", "expand", "pluck", "order")
 
-    def __init__(self, name, target, local, remote, many=True, expand=False):
+    def __init__(self, name, target, local, remote, many=True, expand=False, pluck=None,
+                 order=None):
         self.name = name
         self.target = target
         self.local = local
         self.remote = remote
         self.many = many
-        self.expand = expand
+        self.expand = expand or pluck is not None
+        self.pluck = pluck
+        self.order = order        # column ordering embedded children (e.g. deviceId)
 
 
 class Resource:
     """A resource type, named as ZStack names its VO (``ZoneVO``); the table
     that stores it has the same name and one column per field."""
 
-    __slots__ = ("name", "fields", "relations", "label", "columns", "key", "tags")
+    __slots__ = ("name", "fields", "relations", "label", "columns", "key", "tags", "expands")
 
     def __init__(self, name, fields, relations=(), label="name", columns=(), key="uuid", tags=True):
         self.name = name
@@ -66,6 +71,27 @@ class Resource:
         self.columns = tuple(columns) or tuple(self.fields)  # table output, useful first
         self.key = key
         self.tags = tags            # may carry system/user tags
+        self.expands = {r.name: r for r in relations if r.expand}
+
+    def inventory_keys(self):
+        return list(self.fields) + list(self.expands)
+
+
+class TagPattern:
+    """A registered system tag shape such as ``staticIp::{l3Uuid}::{ip}``.
+
+    ``check`` optionally validates the captured tokens and returns an error
+    text (or None); ``inherent`` patterns are written by the system only.
+    """
+
+    __slots__ = ("format", "resource", "check", "inherent", "secret")
+
+    def __init__(self, format, resource, check=None, inherent=False, secret=False):
+        self.format = format
+        self.resource = resource
+        self.check = check
+        self.inherent = inherent
+        self.secret = secret      # its value is masked in history (rootPassword::)
 
 
 class Param:

@@ -1,23 +1,7 @@
 """System and user tags, and the registry of system tag patterns (SPEC §8)."""
 
 from .common import CREATE_DATE, LAST_OP_DATE, UUID, uuid_param
-from .model import Api, Field, Param, Resource, Text, query_api
-
-
-class TagPattern:
-    """A registered system tag shape such as ``staticIp::{l3Uuid}::{ip}``.
-
-    ``check`` optionally validates the captured tokens and returns an error
-    text (or None); ``inherent`` patterns are written by the system only.
-    """
-
-    __slots__ = ("format", "resource", "check", "inherent")
-
-    def __init__(self, format, resource, check=None, inherent=False):
-        self.format = format
-        self.resource = resource
-        self.check = check
-        self.inherent = inherent
+from .model import Api, Field, Param, Resource, TagPattern, Text, query_api
 
 
 def _capacity(tokens):

@@ -2,7 +2,7 @@
 
 from .. import catalogue
 from ..errors import argerr, operr
-from ..store.query import to_inventory
+from ..store.query import inventories
 from . import tags
 from .clock import new_uuid, now
 
@@ -10,7 +10,9 @@ from .clock import new_uuid, now
 def inventory(ctx, resource_name, uuid):
     resource = catalogue.RESOURCES[resource_name]
     row = ctx.store.get(resource_name, uuid)
-    return None if row is None else to_inventory(resource, row)
+    if row is None:
+        return None
+    return inventories(ctx.store, catalogue.RESOURCES, resource, [row])[0]
 
 
 def create(ctx, resource_name, row, params):
@@ -44,19 +46,21 @@ def update(ctx, resource_name, uuid, values):
     return inventory(ctx, resource_name, uuid)
 
 
-def delete(ctx, resource_name, uuid, mode, dependents=()):
+def delete(ctx, resource_name, uuid, mode, dependents=(), refs=()):
     """Delete a resource and its tags.
 
     ``dependents`` lists ``(label, table, column, delete_one)`` for what still
     uses the resource: refused in Permissive mode, deleted first (each through
-    its own service) in Enforcing mode.
+    its own service) in Enforcing mode. ``refs`` lists ``(table, column)`` of
+    attachment rows that go with it (a network's attached clusters).
     """
     store = ctx.store
     row = store.get(resource_name, uuid)
     if row is None:
         return None          # ZStack: deleting what is gone succeeds
     for label, table, column, delete_one in dependents:
-        users = store.rows(f'SELECT uuid, name FROM "{table}" WHERE "{column}" = ?', (uuid,))
+        users = store.rows(f'SELECT uuid, name FROM "{table}" WHERE "{column}" = ? '
+                           f'ORDER BY rowid', (uuid,))
         if not users:
             continue
         if mode != "Enforcing":
@@ -68,9 +72,12 @@ def delete(ctx, resource_name, uuid, mode, dependents=()):
             delete_one(ctx, user["uuid"], mode)
     with store.transaction():
         tags.delete_all(store, uuid)
+        for table, column in refs:
+            store.conn.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', (uuid,))
         store.delete(resource_name, uuid)
     return None
 
 
 def _short(resource_name):
-    return resource_name[:-2].lower() if resource_name.endswith("VO") else resource_name
+    name = resource_name[:-2] if resource_name.endswith("VO") else resource_name
+    return name[:1].lower() + name[1:]          # ZoneVO -> zone, L2NetworkVO -> l2Network

@@ -1,0 +1,225 @@
+"""File helpers shared by the storage modules: publish-by-rename, copying
+while hashing, free space, tidy directories.
+
+hashlib is imported where hashing happens, not at import time: the CLI
+imports the backend on every one-shot command (see the start-up benchmarks).
+"""
+
+import errno
+import os
+
+from . import StorageError
+
+CHUNK = 1024 * 1024
+
+
+def check_name(name):
+    """A uuid becomes a path component: refuse anything that could climb out
+    of its directory (a defect upstream, never a user's wish)."""
+    if not name or "/" in name or "\0" in name or name in (".", ".."):
+        raise StorageError(f"invalid name for a storage path: {name!r}")
+    return name
+
+
+def temp_path(final_path):
+    """A fresh, exclusively created temporary file next to ``final_path``:
+    same directory, so the final rename is atomic (never across filesystems)."""
+    directory, name = os.path.split(final_path)
+    for attempt in range(100):
+        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{attempt}.part")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise StorageError(f"cannot create a file in {directory}: {e.strerror}")
+    raise StorageError(f"cannot create a temporary file next to {final_path}")
+
+
+def publish(tmp, final_path):
+    """Flush ``tmp`` to disk and rename it to ``final_path`` (atomically
+    replacing whatever was there), then flush the directory entry, so that
+    after a crash the final path holds either nothing or the whole file."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final_path)
+        fsync_dir(os.path.dirname(final_path))
+    except OSError as e:
+        discard(tmp)
+        raise StorageError(f"cannot write {final_path}: {e.strerror}")
+
+
+def fsync_dir(directory):
+    try:
+        fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def discard(path):
+    """Remove a file if it exists (cleanup after a failure: never raises)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def remove_dir_if_empty(directory):
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass   # not empty, gone already, or not ours to remove
+
+
+def make_dirs(directory):
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"cannot create directory {directory}: {e.strerror}")
+
+
+class Hasher:
+    """Feeds every chunk to the digests asked for (one pass over the data)."""
+
+    def __init__(self, *names):
+        import hashlib
+        self.digests = {name: hashlib.new(name) for name in names}
+
+    def update(self, chunk):
+        for d in self.digests.values():
+            d.update(chunk)
+
+    def hexdigest(self, name):
+        return self.digests[name].hexdigest()
+
+
+def copy_file(src, dst_fd, dst_path, hasher=None, progress=None):
+    """Stream ``src`` into the open descriptor ``dst_fd``, hashing as it goes.
+    Returns the number of bytes copied."""
+    try:
+        f = open(src, "rb")
+    except FileNotFoundError:
+        raise StorageError(f"file not found: {src}")
+    except IsADirectoryError:
+        raise StorageError(f"{src} is a directory, not a file")
+    except OSError as e:
+        raise StorageError(f"cannot read {src}: {e.strerror}")
+    with f:
+        total = os.fstat(f.fileno()).st_size
+        done = 0
+        if progress:
+            progress.update(0, total)
+        while True:
+            try:
+                chunk = f.read(CHUNK)
+            except OSError as e:
+                raise StorageError(f"cannot read {src}: {e.strerror}")
+            if not chunk:
+                break
+            write_all(dst_fd, chunk, dst_path)
+            if hasher:
+                hasher.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress.update(done, total)
+        if progress:
+            progress.finish(done, total)
+        return done
+
+
+def write_all(fd, data, path):
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except OSError as e:
+            raise StorageError(f"cannot write {path}: {e.strerror}")
+        view = view[n:]
+
+
+def sha256(path):
+    """The sha256 of a file's bytes, read in chunks."""
+    hasher = Hasher("sha256")
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(CHUNK)
+                if not chunk:
+                    break
+                hasher.update(chunk)
+    except FileNotFoundError:
+        raise StorageError(f"file not found: {path}")
+    except OSError as e:
+        raise StorageError(f"cannot read {path}: {e.strerror}")
+    return hasher.hexdigest("sha256")
+
+
+def capacity(directory):
+    """(total, available) bytes of the filesystem holding ``directory``.
+    Available is what an unprivileged writer may use (f_bavail), the figure
+    that matters before promising space to a volume."""
+    try:
+        st = os.statvfs(directory)
+    except FileNotFoundError:
+        raise StorageError(f"directory not found: {directory}")
+    except OSError as e:
+        raise StorageError(f"cannot read the capacity of {directory}: {e.strerror}")
+    return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+
+
+def disk_usage(path):
+    """Bytes a file occupies on disk (sparse files count only what is allocated)."""
+    try:
+        return os.stat(path).st_blocks * 512
+    except OSError as e:
+        raise StorageError(f"cannot read {path}: {e.strerror}")
+
+
+class Progress:
+    """Calls ``callback(done, total)`` at most ``rate`` times a second, plus
+    once at the end, so a fast local copy does not flood the caller."""
+
+    def __init__(self, callback, rate=10):
+        import time
+        self._clock = time.monotonic
+        self.callback = callback
+        self.interval = 1.0 / rate
+        self.last = None
+        self.reported = None
+
+    def update(self, done, total):
+        now = self._clock()
+        if self.last is None or now - self.last >= self.interval:
+            self.last = now
+            self._report(done, total)
+
+    def finish(self, done, total):
+        self.last = self._clock()
+        self._report(done, total)
+
+    def _report(self, done, total):
+        if self.reported != (done, total):
+            self.reported = (done, total)
+            self.callback(done, total)
+
+
+def same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def is_cross_device(e):
+    return isinstance(e, OSError) and e.errno == errno.EXDEV

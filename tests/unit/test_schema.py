@@ -1,0 +1,22 @@
+"""The schema the migrations build holds every inventory field the catalogue names."""
+
+from backend.catalogue import RESOURCES
+
+
+def test_every_inventory_field_has_a_column(backend):
+    backend.call("QueryZone")          # migrates the fresh store
+    store = backend.store
+    for resource in RESOURCES.values():
+        columns = {row[1] for row in store.rows(f'PRAGMA table_info("{resource.name}")')}
+        assert columns, f"no table {resource.name}"
+        missing = set(resource.fields) - columns
+        assert not missing, f"{resource.name} lacks columns {missing}"
+
+
+def test_every_query_api_runs_on_an_empty_store(backend):
+    from backend.catalogue import APIS
+
+    for api in APIS.values():
+        if api.query:
+            reply = backend.call(api.name, {})
+            assert reply["success"], (api.name, reply)
