@@ -26,13 +26,17 @@ def default_home():
 class Context:
     """What a handler sees: the store, the caller's session and the API."""
 
-    __slots__ = ("backend", "store", "session", "api")
+    __slots__ = ("backend", "store", "session", "api", "progress", "home")
 
-    def __init__(self, backend, session, api):
+    def __init__(self, backend, session, api, progress=None):
         self.backend = backend
         self.store = backend.store
+        self.home = backend.home
         self.session = session
         self.api = api
+        # progress(label, done, total): long operations report here; the shell
+        # draws a bar, other callers may ignore it. Never None inside handlers.
+        self.progress = progress or (lambda label, done, total: None)
 
 
 class Backend:
@@ -59,9 +63,9 @@ class Backend:
             ensure_current(self.store, catalogue.CONFIG_OPTIONS, seed)
             self._ready = True
 
-    def call(self, name, params=None, session=None):
+    def call(self, name, params=None, session=None, progress=None):
         try:
-            return self._call(name, dict(params or {}), session)
+            return self._call(name, dict(params or {}), session, progress)
         except ApiError as e:
             return {"success": False, "error": e.to_reply()}
         except sqlite3.DatabaseError as e:
@@ -75,7 +79,7 @@ class Backend:
             return {"success": False, "error": ApiError(
                 INTERNAL, f"internal error in {name}: {type(e).__name__}: {e}").to_reply()}
 
-    def _call(self, name, params, session_uuid):
+    def _call(self, name, params, session_uuid, progress):
         api = catalogue.APIS.get(name)
         if api is None:
             raise argerr(f"unknown API[{name}]")
@@ -86,7 +90,7 @@ class Backend:
         typed = validate(api, params, self.store, catalogue.RESOURCES)
         module, _, function = api.handler.partition(":")
         handler = getattr(importlib.import_module(f"{__package__}.services.{module}"), function)
-        result = handler(Context(self, session, api), typed)
+        result = handler(Context(self, session, api, progress), typed)
         return _wrap(api, result)
 
     def _log_failure(self, name):

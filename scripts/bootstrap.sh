@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-clients less man-db)
+# libvirt-dev and pkg-config build libvirt-python; qemu-utils gives qemu-img for volumes;
+# libvirt-daemon with the QEMU driver and qemu-system-x86 run the integration tier's real VMs.
+APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config less man-db
+              libvirt-clients libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
+              qemu-utils qemu-system-x86 dnsmasq-base busybox iproute2)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

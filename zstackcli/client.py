@@ -64,10 +64,10 @@ class Client:
         return (self.session or {}).get("accountName")
 
     # -- calling ------------------------------------------------------------
-    def call(self, name, params):
+    def call(self, name, params, progress=None):
         session = self.session
         self.session_dropped = False
-        reply = self.backend.call(name, params, session and session.get("uuid"))
+        reply = self.backend.call(name, params, session and session.get("uuid"), progress)
         if reply.get("success"):
             if name == "LogInByAccount":
                 inv = reply["inventory"]

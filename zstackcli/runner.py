@@ -11,6 +11,7 @@ from .builtins import ExitShell  # noqa: F401  (the REPL catches it from here)
 from .i18n import t
 from .output import FORMATS, format_api_error, render, write_error
 from .parser import Command, ParseError, is_incomplete, parse, split_statements
+from .progress import ProgressBar
 
 
 class Runner:
@@ -57,7 +58,11 @@ class Runner:
             api, params = bind(command, self.base_dir)
         except CliError as e:
             return self.cli_error(str(e), command.line)
-        reply = self.client.call(api.name, params)
+        bar = ProgressBar()
+        try:
+            reply = self.client.call(api.name, params, bar)
+        finally:
+            bar.close()
         self.results.append((api.name, reply))
         if not reply.get("success"):
             write_error(format_api_error(api.name, reply.get("error", {})),

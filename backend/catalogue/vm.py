@@ -46,6 +46,8 @@ TAG_PATTERNS = (
     TagPattern("sshkey::{key}", "VmInstanceVO"),
     TagPattern("rootPassword::{password}", "VmInstanceVO", secret=True),
     TagPattern("bootOrder::{list}", "VmInstanceVO", _boot_order),
+    # The ISO in the VM's CD-ROM drive; written by the system (AttachIsoToVmInstance).
+    TagPattern("iso::{uuid}", "VmInstanceVO", inherent=True),
 )
 
 RESOURCES = (

@@ -25,8 +25,15 @@ def delete_zone(ctx, p):
 
 
 def _delete_zone(ctx, uuid, mode):
+    from .network import remove_l2
+    from .storage import remove_primary_storage
+
     return common.delete(ctx, "ZoneVO", uuid, mode,
-                         dependents=(("cluster", "ClusterVO", "zoneUuid", _delete_cluster),))
+                         dependents=(("cluster", "ClusterVO", "zoneUuid", _delete_cluster),
+                                     ("L2 network", "L2NetworkVO", "zoneUuid", remove_l2),
+                                     ("primary storage", "PrimaryStorageVO", "zoneUuid",
+                                      remove_primary_storage)),
+                         refs=(("BackupStorageZoneRefVO", "zoneUuid"),))
 
 
 def create_cluster(ctx, p):
@@ -49,4 +56,9 @@ def delete_cluster(ctx, p):
 
 
 def _delete_cluster(ctx, uuid, mode):
-    return common.delete(ctx, "ClusterVO", uuid, mode)
+    from .host import remove_host
+
+    return common.delete(ctx, "ClusterVO", uuid, mode,
+                         dependents=(("host", "HostVO", "clusterUuid", remove_host),),
+                         refs=(("PrimaryStorageClusterRefVO", "clusterUuid"),
+                               ("L2NetworkClusterRefVO", "clusterUuid")))

@@ -77,7 +77,10 @@ def import_image(url, dest_dir, image_uuid, fmt, progress=None, timeout=DOWNLOAD
 
 
 def _fetch(url, fd, tmp, hasher, reporter, timeout):
-    parsed = urllib.parse.urlsplit(url)
+    try:
+        parsed = urllib.parse.urlsplit(url)
+    except ValueError as e:
+        raise StorageError(f"unsupported url {_redact(url)}: {e}")
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https"):
         _download(url, fd, tmp, hasher, reporter, timeout)
@@ -101,6 +104,10 @@ def _download(url, fd, tmp, hasher, reporter, timeout):
         response = requests.get(url, stream=True, timeout=(timeout, timeout), allow_redirects=True)
     except requests.exceptions.Timeout:
         raise StorageError(f"failed to download {shown}: no answer within {timeout} seconds")
+    except requests.exceptions.SSLError as e:
+        why = "the server's certificate" if "CERTIFICATE_VERIFY_FAILED" in str(e) else \
+            "the TLS handshake"
+        raise StorageError(f"failed to download {shown}: {why} failed")
     except requests.exceptions.ConnectionError as e:
         raise StorageError(f"failed to download {shown}: cannot connect to "
                            f"{urllib.parse.urlsplit(url).netloc.rpartition('@')[2]}{_cause(e)}")
@@ -158,11 +165,14 @@ def _cause(e):
 
 def _redact(url):
     """The url without a password, fit for an error line."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//***@", url)
 
 
 def _check_content(path, fmt, url):

@@ -202,7 +202,7 @@ def snapshot(volume_path, snapshot_path):
     volume_path = os.path.abspath(volume_path)
     snapshot_path = os.path.abspath(snapshot_path)
     # Also the in-use check: qemu-img can not read a volume a running VM holds.
-    found = qemu_img.info(volume_path, chain=False, fmt="qcow2")
+    found = qemu_img.info(volume_path, chain=False, fmt="qcow2", force_share=False)
     if os.path.lexists(snapshot_path):
         if not same_file(snapshot_path, volume_path):
             raise StorageError(f"cannot snapshot {volume_path}: {snapshot_path} already exists")
@@ -245,15 +245,21 @@ def delete_snapshot(volume_path, snapshot_path):
     snapshot_path = os.path.abspath(snapshot_path)
     if not os.path.lexists(snapshot_path):
         return
-    chain = [volume_path] + qemu_img.info(volume_path, chain=True, fmt="qcow2")["backingChain"]
-    where = next((i for i, p in enumerate(chain) if same_file(p, snapshot_path)), None)
     if snapshot_path == volume_path:
         raise StorageError(f"cannot delete {snapshot_path}: it is the volume itself")
+    chain = [volume_path] + qemu_img.info(volume_path, chain=True, fmt="qcow2")["backingChain"]
+    where = next((i for i, p in enumerate(chain) if same_file(p, snapshot_path)), None)
     if where == 0:
         pass   # a second name of the volume left by an interrupted snapshot(): drop the name
     elif where is None:
         # Merged out already (an earlier delete stopped before removing the
-        # file) unless something else still reads it.
+        # file) unless something else still reads it. Only a file of this
+        # volume's snapshot directory qualifies: one of another volume's may
+        # well be that volume's backing file.
+        volume_uuid = os.path.splitext(os.path.basename(volume_path))[0]
+        if os.path.basename(os.path.dirname(snapshot_path)) != volume_uuid:
+            raise StorageError(f"cannot delete {snapshot_path}: it is not a snapshot of "
+                               f"{volume_path}")
         user = _backed_by(snapshot_path)
         if user:
             raise StorageError(f"cannot delete {snapshot_path}: it is not in the chain of "

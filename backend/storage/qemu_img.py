@@ -50,7 +50,7 @@ def _reason(stderr, code):
     return f"exit status {code}"
 
 
-def info(path, chain=True, force_share=False, fmt=None):
+def info(path, chain=True, force_share=True, fmt=None):
     """What qemu-img knows of an image.
 
     Returns {"format", "virtualSize", "actualSize", "backingFile",
@@ -60,7 +60,9 @@ def info(path, chain=True, force_share=False, fmt=None):
     all of which must exist. ``chain=False`` reads only the image's own
     header (backingChain is then just [backingFile] or []), which works even
     when the backing files are not (yet) where the header says.
-    ``force_share`` (-U) reads an image a running VM holds locked. ``fmt``
+    ``force_share`` (-U, the default) reads without taking qemu's image
+    lock: a read that held the lock at the moment a VM starts would make the
+    VM fail to start. Pass False to fail on an image in use. ``fmt``
     (-f) reads the image as that format instead of probing it.
     """
     path = os.path.abspath(path)

@@ -426,7 +426,7 @@ def test_run_buffer_runs_each_pasted_statement(capsys):
         def __init__(self):
             self.calls = []
 
-        def call(self, name, params):
+        def call(self, name, params, progress=None):
             self.calls.append(params)
             return {"success": True, "inventory": {}}
 

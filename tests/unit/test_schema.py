@@ -20,3 +20,14 @@ def test_every_query_api_runs_on_an_empty_store(backend):
         if api.query:
             reply = backend.call(api.name, {})
             assert reply["success"], (api.name, reply)
+
+
+def test_every_api_has_its_handler():
+    import importlib
+
+    from backend.catalogue import APIS
+
+    for api in APIS.values():
+        module, _, function = api.handler.partition(":")
+        handler = getattr(importlib.import_module(f"backend.services.{module}"), function, None)
+        assert callable(handler), f"{api.name}: no handler {api.handler}"

@@ -1,0 +1,416 @@
+"""One libvirt host: the operations services need, with libvirt's errors tamed.
+
+Every method names domains by VM uuid and either succeeds or raises
+HypervisorError / HostUnreachable with a one-line message; a libvirtError
+never escapes. Connections are cached per process and URI (opening one over
+ssh costs a round of key exchange), reopened after a fork or when libvirt says
+the connection is gone, and shared by threads (libvirt connections are
+thread-safe; only the cache itself needs a lock).
+"""
+
+import contextlib
+import os
+import re
+import socket
+import threading
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import libvirt
+
+from .domain import find_drive, media_path, set_media
+from .errors import HostUnreachable, HypervisorError
+
+MiB = 1024 * 1024
+
+# libvirt's default error handler prints every error to stderr; the backend
+# never prints, and every error reaches us as an exception anyway.
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+# SPEC §7.2. NOSTATE is only seen for an instant while QEMU is launched.
+_STATES = {
+    libvirt.VIR_DOMAIN_NOSTATE: "Unknown",
+    libvirt.VIR_DOMAIN_RUNNING: "Running",
+    libvirt.VIR_DOMAIN_BLOCKED: "Running",
+    libvirt.VIR_DOMAIN_PAUSED: "Paused",
+    libvirt.VIR_DOMAIN_PMSUSPENDED: "Paused",
+    libvirt.VIR_DOMAIN_SHUTDOWN: "Stopped",
+    libvirt.VIR_DOMAIN_SHUTOFF: "Stopped",
+    libvirt.VIR_DOMAIN_CRASHED: "Crashed",
+}
+
+_AFFECT_LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
+_AFFECT_CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+# Eject even a tray the guest has locked, as an operator detaching an ISO expects.
+_MODIFY_FORCE = libvirt.VIR_DOMAIN_DEVICE_MODIFY_FORCE
+_UNDEFINE_ALL = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                 | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                 | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+                 | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+SSH_CONNECT_TIMEOUT = 10      # seconds; ssh itself waits minutes for a dead address
+
+_POOL = {}                    # uri -> (pid, virConnect)
+_POOL_LOCK = threading.Lock()
+
+
+def describe(error):
+    """A libvirtError (or any exception) as one line."""
+    if isinstance(error, libvirt.libvirtError):
+        text = error.get_error_message() or str(error)
+    else:
+        text = str(error) or type(error).__name__
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return "; ".join(lines)[:1000]
+
+
+def is_connection_lost(error):
+    """True when a libvirtError means the connection, not the operation, failed."""
+    return (error.get_error_domain() == libvirt.VIR_FROM_RPC
+            or error.get_error_code() in (libvirt.VIR_ERR_NO_CONNECT,
+                                          libvirt.VIR_ERR_INVALID_CONN))
+
+
+def close_all():
+    """Close this process's cached connections (tests, daemon shutdown)."""
+    with _POOL_LOCK:
+        conns = list(_POOL.values())
+        _POOL.clear()
+    for pid, conn in conns:
+        if pid == os.getpid():
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.close()
+
+
+class HostDriver:
+    """A real libvirt host (``qemu:///system``, ``qemu+ssh://root@ip/system``).
+
+    ``fs_root`` is where the host's filesystem is seen from this machine: ''
+    for a real host (paths are used as they are). ``state_file`` is the node
+    file of a simulated host (None here).
+    """
+
+    def __init__(self, uri, fs_root="", state_file=None):
+        self.uri = uri
+        self.fs_root = fs_root or ""
+        self.state_file = state_file
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.uri!r})"
+
+    # ------------------------------------------------------------ host
+
+    def check(self):
+        """Capacity and identity of the host; HostUnreachable if it can't be used."""
+        try:
+            with self._session("connect", write=False) as conn:
+                info = conn.getInfo()
+                return {"cpuNum": int(info[2]),
+                        "memoryBytes": _memory_bytes(conn, info),
+                        "hostname": conn.getHostname(),
+                        "libvirtVersion": _version(conn.getLibVersion())}
+        except HostUnreachable:
+            raise
+        except HypervisorError as e:
+            raise HostUnreachable(e.message) from None
+
+    def domain_type(self):
+        """'kvm' when this host's QEMU can use KVM, else 'qemu'."""
+        from . import domain_type as local_domain_type
+        if _is_local_uri(self.uri):
+            # libvirt's capabilities claim kvm even when /dev/kvm is closed to
+            # the QEMU user; the local check looks at the device itself.
+            return local_domain_type()
+        with self._session("read capabilities", write=False) as conn:
+            caps = ET.fromstring(conn.getCapabilities())
+        for guest in caps.findall("guest"):
+            arch = guest.find("arch")
+            if arch is not None and arch.get("name") == "x86_64" \
+                    and arch.find("domain[@type='kvm']") is not None:
+                return "kvm"
+        return "qemu"
+
+    def local_path(self, path):
+        """Where a path of the host's filesystem is on this machine."""
+        if not self.fs_root:
+            return path
+        clean = os.path.normpath("/" + str(path).lstrip("/"))
+        return self.fs_root.rstrip("/") + clean
+
+    # ------------------------------------------------------------ domains
+
+    def define(self, xml):
+        """Define (or redefine) a persistent domain; returns its name."""
+        with self._session("define domain") as conn:
+            return conn.defineXML(xml).name()
+
+    def start(self, name):
+        """Start a defined domain; a running one is left alone."""
+        with self._session(f"start domain[{name}]") as conn:
+            dom = self._domain(conn, name)
+            if not dom.isActive():
+                dom.create()
+
+    def stop(self, name, force=False, timeout=60):
+        """ACPI shutdown, wait up to ``timeout`` s, then pull the plug.
+
+        ``force`` pulls it at once; so does a paused domain, whose stopped
+        vCPUs could never answer the power button. Returns True when the
+        guest shut down by itself.
+        """
+        with self._session(f"stop domain[{name}]") as conn:
+            dom = self._domain(conn, name)
+            if not dom.isActive():
+                return True
+            if not force and dom.state()[0] not in (libvirt.VIR_DOMAIN_PAUSED,
+                                                    libvirt.VIR_DOMAIN_PMSUSPENDED):
+                try:
+                    dom.shutdown()
+                except libvirt.libvirtError as e:
+                    if is_connection_lost(e):
+                        raise
+                    # Agent-less guests without ACPI refuse; fall through to destroy.
+                deadline = time.monotonic() + max(0, timeout)
+                while dom.isActive():
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.2)
+                else:
+                    return True
+            _destroy(dom)
+            return False
+
+    def reboot(self, name):
+        """Reboot in place (QEMU resets; the live definition stays)."""
+        with self._session(f"reboot domain[{name}]") as conn:
+            self._domain(conn, name).reboot(0)
+
+    def destroy(self, name):
+        """Pull the plug; nothing to do if not running or not defined."""
+        with self._session(f"destroy domain[{name}]") as conn:
+            dom = self._lookup(conn, name)
+            if dom is not None:
+                _destroy(dom)
+
+    def undefine(self, name):
+        """Forget the definition; nothing to do if there is none."""
+        with self._session(f"undefine domain[{name}]") as conn:
+            dom = self._lookup(conn, name)
+            if dom is None or not dom.isPersistent():
+                return
+            try:
+                dom.undefineFlags(_UNDEFINE_ALL)
+            except libvirt.libvirtError as e:
+                if e.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG,
+                                              libvirt.VIR_ERR_NO_SUPPORT):
+                    raise
+                dom.undefine()          # an older or simpler driver
+
+    def state(self, name):
+        """'Running', 'Paused', 'Stopped', 'Crashed' ('Unknown'), or None if absent."""
+        with self._session(f"read state of domain[{name}]", write=False) as conn:
+            dom = self._lookup(conn, name)
+            if dom is None:
+                return None
+            try:
+                return _STATES.get(dom.state()[0], "Unknown")
+            except libvirt.libvirtError as e:
+                if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    return None
+                raise
+
+    def states(self):
+        """{domain name: state} for every domain of the host."""
+        with self._session("list domains", write=False) as conn:
+            try:
+                stats = conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE)
+                return {dom.name(): _STATES.get(s.get("state.state"), "Unknown")
+                        for dom, s in stats}
+            except libvirt.libvirtError as e:
+                if is_connection_lost(e):
+                    raise
+            result = {}
+            for dom in conn.listAllDomains():
+                try:
+                    result[dom.name()] = _STATES.get(dom.state()[0], "Unknown")
+                except libvirt.libvirtError as e:
+                    if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise
+            return result
+
+    def xml(self, name, inactive=False):
+        """The domain's XML: live when running (unless ``inactive``), else its definition."""
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0
+        with self._session(f"read domain[{name}]", write=False) as conn:
+            return self._domain(conn, name).XMLDesc(flags)
+
+    # ------------------------------------------------------------ devices
+
+    def attach_disk(self, name, xml, live=True):
+        """Add a disk to the definition, and to the running domain when ``live``."""
+        with self._session(f"attach disk to domain[{name}]") as conn:
+            dom = self._domain(conn, name)
+            dom.attachDeviceFlags(xml, _affect(dom, live))
+
+    def detach_disk(self, name, xml, live=True):
+        """Remove a disk (matched by target) from the definition and, when
+        ``live``, from the running domain. A live unplug needs the guest's
+        cooperation: without a guest OS, QEMU keeps the disk until it answers."""
+        with self._session(f"detach disk from domain[{name}]") as conn:
+            dom = self._domain(conn, name)
+            dom.detachDeviceFlags(xml, _affect(dom, live))
+
+    def change_media(self, name, cdrom_xml):
+        """Insert or eject the CD-ROM's media (``cdrom_xml`` from
+        domain.cdrom_xml): live when running, and in the definition."""
+        new = ET.fromstring(cdrom_xml)
+        target = new.find("target").get("dev")
+        with self._session(f"change cdrom media of domain[{name}]") as conn:
+            dom = self._domain(conn, name)
+            if dom.isActive():
+                # Live, QEMU only swaps the media: the drive keeps its boot order.
+                dom.updateDeviceFlags(cdrom_xml, _AFFECT_LIVE | _MODIFY_FORCE)
+            if dom.isPersistent():
+                # In the definition libvirt replaces the whole drive with the
+                # given XML, which would drop its <boot order>: send the
+                # defined drive with only its media changed.
+                drive = find_drive(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), target)
+                if drive is None:
+                    raise HypervisorError(f"cannot change cdrom media of domain[{name}]: "
+                                          f"no cdrom drive {target}")
+                set_media(drive, media_path(new))
+                dom.updateDeviceFlags(ET.tostring(drive, encoding="unicode"), _AFFECT_CONFIG)
+
+    def graphics(self, name):
+        """(protocol, port) of the running domain's console, from the live XML."""
+        live = self.xml(name)
+        el = ET.fromstring(live)
+        g = el.find("devices/graphics")
+        if el.get("id") in (None, "-1") or g is None:
+            raise HypervisorError(f"domain[{name}] is not running or has no console")
+        port = int(g.get("port") or -1)
+        if port <= 0:
+            raise HypervisorError(f"domain[{name}] has no console port yet")
+        return g.get("type"), port
+
+    # ------------------------------------------------------------ plumbing
+
+    @contextlib.contextmanager
+    def _session(self, what, write=True):
+        """A connection for one operation; libvirt errors become ours.
+
+        ``write`` says whether the operation changes the host (the simulator
+        takes a shared or an exclusive lock accordingly).
+        """
+        conn = self._acquire()
+        try:
+            yield conn
+        except libvirt.libvirtError as e:
+            if is_connection_lost(e):
+                self._forget(conn)
+                raise HostUnreachable(f"cannot {what}: lost the connection to "
+                                      f"{self.uri}: {describe(e)}") from None
+            raise HypervisorError(f"cannot {what}: {describe(e)}") from None
+
+    def _acquire(self):
+        with _POOL_LOCK:
+            pid, conn = _POOL.get(self.uri, (None, None))
+            if conn is not None and pid == os.getpid():
+                try:
+                    if conn.isAlive():
+                        return conn
+                except libvirt.libvirtError:
+                    pass
+                _POOL.pop(self.uri, None)
+            conn = _open(self.uri)
+            _POOL[self.uri] = (os.getpid(), conn)
+            return conn
+
+    def _forget(self, conn):
+        with _POOL_LOCK:
+            if _POOL.get(self.uri, (None, None))[1] is conn:
+                del _POOL[self.uri]
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()
+
+    @staticmethod
+    def _lookup(conn, name):
+        try:
+            return conn.lookupByName(name)
+        except libvirt.libvirtError as e:
+            if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+
+    def _domain(self, conn, name):
+        dom = self._lookup(conn, name)
+        if dom is None:
+            raise HypervisorError(f"no domain[{name}] on host {self.uri}")
+        return dom
+
+
+def _open(uri):
+    """libvirt.open that neither prompts nor hangs on a dead ssh address."""
+    parsed = urllib.parse.urlsplit(uri)
+    if "+ssh" in parsed.scheme:
+        _probe_ssh(parsed)
+        if "no_tty=" not in parsed.query:
+            # ssh must never ask for a password on the user's terminal.
+            uri += ("&" if parsed.query else "?") + "no_tty=1"
+    try:
+        return libvirt.open(uri)
+    except libvirt.libvirtError as e:
+        raise HostUnreachable(f"cannot connect to {uri}: {describe(e)}") from None
+
+
+def _probe_ssh(parsed):
+    host, port = parsed.hostname, parsed.port or 22
+    try:
+        socket.create_connection((host, port), timeout=SSH_CONNECT_TIMEOUT).close()
+    except OSError as e:
+        raise HostUnreachable(f"cannot connect to {host}:{port} (ssh): "
+                              f"{e.strerror or e}") from None
+
+
+def _is_local_uri(uri):
+    parsed = urllib.parse.urlsplit(uri)
+    return not parsed.hostname and "+" not in parsed.scheme
+
+
+def _affect(dom, live):
+    flags = _AFFECT_CONFIG if dom.isPersistent() else 0
+    if live and dom.isActive():
+        flags |= _AFFECT_LIVE
+    return flags
+
+
+def _destroy(dom):
+    try:
+        dom.destroy()
+    except libvirt.libvirtError as e:
+        if e.get_error_code() not in (libvirt.VIR_ERR_OPERATION_INVALID,
+                                      libvirt.VIR_ERR_NO_DOMAIN):
+            raise
+
+
+def _memory_bytes(conn, info):
+    # getInfo() sums the NUMA cells' memory, which a machine with hot-added
+    # (or lazily onlined) memory under-reports; the node total is /proc/meminfo's.
+    try:
+        return int(conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)["total"]) * 1024
+    except (libvirt.libvirtError, KeyError):
+        return int(info[1]) * MiB
+
+
+def _version(number):
+    major, rest = divmod(int(number), 1000000)
+    minor, micro = divmod(rest, 1000)
+    return f"{major}.{minor}.{micro}"
+
+
+_ID = re.compile(r"^(<domain\b[^>]*?)\s+id='-?\d+'")
+
+
+def strip_domain_id(xml):
+    """The live XML without its runtime ``id`` attribute (to compare with a definition)."""
+    return _ID.sub(r"\1", xml, count=1)

@@ -1,0 +1,145 @@
+"""KVM hosts: libvirt connections, simulated or real (SPEC §7)."""
+
+from .. import hypervisor
+from ..errors import argerr, operr
+from . import common, hosts
+from .clock import now
+
+_STATE = {"enable": "Enabled", "disable": "Disabled"}
+
+
+def add_kvm_host(ctx, p):
+    store = ctx.store
+    cluster = store.get("ClusterVO", p["clusterUuid"])
+    uri = p.get("libvirtUri") or hypervisor.default_uri(p["managementIp"])
+    if store.row("SELECT 1 FROM HostVO WHERE managementIp = ? AND libvirtUri = ?",
+                 (p["managementIp"], uri)) and not uri.startswith("test:"):
+        raise argerr(f"a host with managementIp[{p['managementIp']}] and libvirtUri[{uri}] "
+                     f"already exists")
+    row = {"name": p["name"], "description": p.get("description"),
+           "zoneUuid": cluster["zoneUuid"], "clusterUuid": cluster["uuid"],
+           "managementIp": p["managementIp"], "hypervisorType": "KVM", "state": "Enabled",
+           "status": "Connecting", "libvirtUri": uri, "username": p["username"],
+           "password": p["password"], "sshPort": p["sshPort"], "cpuNum": 0,
+           "totalCpuCapacity": 0, "availableCpuCapacity": 0, "totalMemoryCapacity": 0,
+           "availableMemoryCapacity": 0}
+    host = common.create(ctx, "HostVO", row, p)
+    try:
+        _connect(ctx, host["uuid"])
+        from .storage import prepare_host
+
+        for ps in store.rows("SELECT p.* FROM PrimaryStorageVO p JOIN PrimaryStorageClusterRefVO "
+                             "r ON r.primaryStorageUuid = p.uuid WHERE r.clusterUuid = ?",
+                             (cluster["uuid"],)):
+            prepare_host(ctx, dict(ps), store.get("HostVO", host["uuid"]))
+    except BaseException:
+        _forget(ctx, host["uuid"])
+        raise
+    return common.inventory(ctx, "HostVO", host["uuid"])
+
+
+def _connect(ctx, uuid):
+    """Connect, record capacity and status, and reconcile the host's VMs."""
+    store = ctx.store
+    host = store.get("HostVO", uuid)
+    try:
+        facts = hosts.driver(ctx, host).check()
+    except hypervisor.HypervisorError as e:
+        with store.transaction():
+            store.update("HostVO", uuid, {"status": "Disconnected", "lastOpDate": now()})
+            _mark_vms_unknown(ctx, uuid)
+        raise operr(f"failed to connect to host[uuid:{uuid}, managementIp:"
+                    f"{host['managementIp']}] through {host['libvirtUri']}: {e}") from None
+    used_cpu, used_memory = _used(ctx, uuid)
+    with store.transaction():
+        store.update("HostVO", uuid, {
+            "status": "Connected", "cpuNum": facts["cpuNum"],
+            "totalCpuCapacity": facts["cpuNum"],
+            "availableCpuCapacity": facts["cpuNum"] - used_cpu,
+            "totalMemoryCapacity": facts["memoryBytes"],
+            "availableMemoryCapacity": facts["memoryBytes"] - used_memory,
+            "lastOpDate": now()})
+    from .vm_state import reconcile_host
+
+    reconcile_host(ctx, uuid)
+
+
+def _used(ctx, host_uuid):
+    row = ctx.store.row("SELECT COALESCE(SUM(cpuNum), 0), COALESCE(SUM(memorySize), 0) FROM "
+                        "VmInstanceVO WHERE hostUuid = ? AND state IN ('Starting', 'Running', "
+                        "'Rebooting', 'Paused', 'Stopping', 'Unknown')", (host_uuid,))
+    return row[0], row[1]
+
+
+def recount(ctx, host_uuid):
+    """Available capacity = total minus what the host's running VMs hold
+    (call inside a transaction, after a VM changed state)."""
+    used_cpu, used_memory = _used(ctx, host_uuid)
+    ctx.store.conn.execute("UPDATE HostVO SET availableCpuCapacity = totalCpuCapacity - ?, "
+                           "availableMemoryCapacity = totalMemoryCapacity - ? WHERE uuid = ?",
+                           (used_cpu, used_memory, host_uuid))
+
+
+def _mark_vms_unknown(ctx, host_uuid):
+    ctx.store.conn.execute("UPDATE VmInstanceVO SET state = 'Unknown', lastOpDate = ? WHERE "
+                           "hostUuid = ? AND state NOT IN ('Destroyed', 'Created')",
+                           (now(), host_uuid))
+
+
+def reconnect_host(ctx, p):
+    _connect(ctx, p["uuid"])
+    return common.inventory(ctx, "HostVO", p["uuid"])
+
+
+def update_host(ctx, p):
+    return common.update(ctx, "HostVO", p["uuid"],
+                         {"name": p.get("name"), "description": p.get("description")})
+
+
+def change_host_state(ctx, p):
+    return common.update(ctx, "HostVO", p["uuid"], {"state": _STATE[p["stateEvent"]]})
+
+
+def delete_host(ctx, p):
+    return remove_host(ctx, p["uuid"], p["deleteMode"])
+
+
+def remove_host(ctx, uuid, mode):
+    from .vm import remove_vm
+    from .volume import remove_volume
+
+    store = ctx.store
+    if store.get("HostVO", uuid) is None:
+        return None
+    volumes = store.rows("SELECT v.uuid, v.name FROM VolumeVO v JOIN LocalStorageResourceRefVO r"
+                         " ON r.resourceUuid = v.uuid WHERE r.hostUuid = ? AND v.vmInstanceUuid"
+                         " IS NULL", (uuid,))
+    if volumes and mode != "Enforcing":
+        raise operr(f"host[uuid:{uuid}] still holds {len(volumes)} detached data volume(s); "
+                    f"delete or migrate them first, or use deleteMode=Enforcing")
+    for volume in volumes:
+        remove_volume(ctx, volume["uuid"], mode)
+    storages = [r[0] for r in store.rows("SELECT primaryStorageUuid FROM LocalStorageHostRefVO "
+                                         "WHERE hostUuid = ?", (uuid,))]
+    host = store.get("HostVO", uuid)
+    common.delete(ctx, "HostVO", uuid, mode,
+                  dependents=(("VM", "VmInstanceVO", "hostUuid", remove_vm),),
+                  refs=(("ImageCacheVO", "hostUuid"), ("LocalStorageResourceRefVO", "hostUuid"),
+                        ("LocalStorageHostRefVO", "hostUuid")))
+    from .storage import refresh_totals
+
+    with store.transaction():
+        for ps_uuid in storages:
+            refresh_totals(ctx, ps_uuid)
+    hypervisor.forget_host(host, ctx.home)
+    return None
+
+
+def _forget(ctx, uuid):
+    """Undo a host that could not be added."""
+    with ctx.store.transaction():
+        ctx.store.conn.execute("DELETE FROM LocalStorageHostRefVO WHERE hostUuid = ?", (uuid,))
+        from .tags import delete_all
+
+        delete_all(ctx.store, uuid)
+        ctx.store.delete("HostVO", uuid)

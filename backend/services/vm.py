@@ -1,0 +1,381 @@
+"""The VM lifecycle (SPEC §7.1, §7.2): create, start, stop, reboot, destroy,
+recover, expunge.
+
+Records change in short transactions; libvirt and qemu-img run between them,
+never inside one. Creation records everything first (state Starting/Created),
+then builds disks and the domain; if a step fails, what was built is undone
+and the records are removed, so a failed create leaves nothing behind.
+"""
+
+from .. import hypervisor
+from ..hypervisor.domain import disk_xml, domain_xml
+from ..errors import argerr, operr
+from ..storage import StorageError, local
+from . import common, config, hosts, image as images, ipam, tags, vm_spec, vm_state
+from .clock import new_uuid, now
+from .storage import recount_host_storage, release, reserve
+
+NO_DEFAULT_L3 = ("there are more than one L3 network specified in l3NetworkUuids, but "
+                 "defaultL3NetworkUuid is null")
+
+
+def _check_networks(p):
+    l3s = p["l3NetworkUuids"]
+    duplicates = sorted({u for u in l3s if l3s.count(u) > 1})
+    if duplicates:
+        raise operr(f"duplicate L3 network uuid[{', '.join(duplicates)}] in l3NetworkUuids")
+    default = p.get("defaultL3NetworkUuid")
+    if default is None:
+        if len(l3s) > 1:
+            raise argerr(NO_DEFAULT_L3)
+        default = l3s[0]
+    elif default not in l3s:
+        raise argerr(f"the default L3 network[uuid:{default}] is not in l3NetworkUuids "
+                     f"[{', '.join(l3s)}]")
+    return default
+
+
+def _check_tags(ctx, p, name):
+    """Every system tag must match a VM pattern; staticIp names one of the VM's
+    networks; a hostname is unique on each of the VM's networks."""
+    system_tags = [tags.normalize(t) for t in p.get("systemTags") or ()]
+    static = {}
+    hostname = None
+    for tag in system_tags:
+        pattern, tokens = tags.check_system_tag("VmInstanceVO", tag)
+        if pattern.format.startswith("staticIp::"):
+            if tokens["l3Uuid"] not in p["l3NetworkUuids"]:
+                raise argerr(f"the L3 network[uuid:{tokens['l3Uuid']}] of the tag[{tag}] is not "
+                             f"in l3NetworkUuids")
+            static[tokens["l3Uuid"]] = tokens["ip"]
+        elif pattern.format.startswith("hostname::"):
+            hostname = tokens["name"]
+    if hostname:
+        for l3 in p["l3NetworkUuids"]:
+            clash = ctx.store.row(
+                "SELECT t.resourceUuid FROM SystemTagVO t JOIN VmNicVO n ON n.vmInstanceUuid = "
+                "t.resourceUuid WHERE t.tag = ? AND n.l3NetworkUuid = ?",
+                (f"hostname::{hostname}", l3))
+            if clash:
+                raise argerr(f"the hostname[{hostname}] is already used by the "
+                             f"VM[uuid:{clash[0]}] on the L3 network[uuid:{l3}]")
+    if config.value(ctx.store, "vm", "uniqueVmName") == "true" and ctx.store.row(
+            "SELECT 1 FROM VmInstanceVO WHERE name = ? AND state != 'Destroyed'", (name,)):
+        raise argerr(f"a VM named [{name}] already exists (vm/uniqueVmName is true)")
+    return system_tags, static
+
+
+def create_vm(ctx, p):
+    store = ctx.store
+    image = store.get("ImageVO", p["imageUuid"])
+    if image["mediaType"] not in ("RootVolumeTemplate", "ISO"):
+        raise argerr(f"the image[uuid:{image['uuid']}] is a {image['mediaType']}; a VM needs an "
+                     f"image of mediaType RootVolumeTemplate or ISO")
+    if image["status"] != "Ready":
+        raise operr(f"the image[uuid:{image['uuid']}] is {image['status']}, not Ready")
+    is_iso = image["mediaType"] == "ISO"
+    root_offering = None
+    if p.get("rootDiskOfferingUuid"):
+        root_offering = store.get("DiskOfferingVO", p["rootDiskOfferingUuid"])
+    elif is_iso:
+        raise argerr("rootDiskOfferingUuid is required when the image is an ISO: it sizes "
+                     "the disk the ISO installs to")
+    default_l3 = _check_networks(p)
+    system_tags, static = _check_tags(ctx, p, p["name"])
+    offering = store.get("InstanceOfferingVO", p["instanceOfferingUuid"])
+    data_offerings = [store.get("DiskOfferingVO", u) for u in p.get("dataDiskOfferingUuids") or ()]
+    root_size = root_offering["diskSize"] if root_offering else image["size"]
+    if root_offering and not is_iso:
+        root_size = max(root_size, image["size"])
+    disk = root_size + sum(o["diskSize"] for o in data_offerings)
+    strategy = p["strategy"]
+    host = vm_spec.choose_host(ctx, p, offering["cpuNum"], offering["memorySize"], disk,
+                               p["l3NetworkUuids"], strategy == "InstantStart")
+    ps = store.get("PrimaryStorageVO", host["primaryStorageUuid"])
+
+    vm_uuid = p.get("resourceUuid") or new_uuid()
+    records = _record(ctx, p, vm_uuid, image, offering, host, ps, default_l3, root_size,
+                      data_offerings, system_tags, static, is_iso)
+    try:
+        _build(ctx, vm_uuid, image, host, ps, records, strategy)
+    except BaseException as e:
+        _undo_create(ctx, vm_uuid, host, records)
+        if isinstance(e, (StorageError, hypervisor.HypervisorError)):
+            raise operr(f"failed to create the VM[name:{p['name']}]: {e}") from None
+        raise
+    return common.inventory(ctx, "VmInstanceVO", vm_uuid)
+
+
+def _record(ctx, p, vm_uuid, image, offering, host, ps, default_l3, root_size,
+            data_offerings, system_tags, static, is_iso):
+    """All rows of the new VM in one transaction: VM, NICs with IPs and MACs,
+    volumes with their storage accounting, tags."""
+    store = ctx.store
+    stamp = now()
+    root_uuid = new_uuid()
+    strategy = config.value(store, "l3Network", "ipAllocateStrategy")
+    state = {"InstantStart": "Starting", "CreateStopped": "Stopped",
+             "JustCreate": "Created"}[p["strategy"]]
+    volumes = []
+    with store.transaction():
+        if store.exists("VmInstanceVO", vm_uuid):
+            raise argerr(f"resource[uuid:{vm_uuid}, type:VmInstanceVO] already exists")
+        store.insert("VmInstanceVO", {
+            "uuid": vm_uuid, "name": p["name"], "description": p.get("description"),
+            "zoneUuid": host["zoneUuid"], "clusterUuid": host["clusterUuid"],
+            "hostUuid": host["uuid"], "lastHostUuid": host["uuid"], "imageUuid": image["uuid"],
+            "instanceOfferingUuid": offering["uuid"], "rootVolumeUuid": root_uuid,
+            "defaultL3NetworkUuid": default_l3, "type": "UserVm", "hypervisorType": "KVM",
+            "cpuNum": offering["cpuNum"], "cpuSpeed": offering["cpuSpeed"],
+            "memorySize": offering["memorySize"], "platform": image["platform"],
+            "allocatorStrategy": offering["allocatorStrategy"], "state": state,
+            "createDate": stamp, "lastOpDate": stamp})
+        for device, l3 in enumerate(p["l3NetworkUuids"]):
+            used = ipam.allocate(store, l3, strategy, static_ip=static.get(l3))
+            nic_uuid = new_uuid()
+            store.insert("VmNicVO", {
+                "uuid": nic_uuid, "vmInstanceUuid": vm_uuid, "l3NetworkUuid": l3,
+                "ip": used["ip"], "mac": ipam.new_mac(store), "netmask": used["netmask"],
+                "gateway": used["gateway"], "usedIpUuid": used["uuid"], "deviceId": device,
+                "metaData": None, "createDate": stamp, "lastOpDate": stamp})
+            store.update("UsedIpVO", used["uuid"], {"vmNicUuid": nic_uuid})
+        root_path = local.root_volume_path(ps["url"], vm_uuid, root_uuid)
+        volumes.append(_volume_row(vm_uuid, root_uuid, f"ROOT-for-{p['name']}", ps, "Root", 0,
+                                   root_size, root_path, image["uuid"], None))
+        for i, o in enumerate(data_offerings, start=1):
+            uuid = new_uuid()
+            volumes.append(_volume_row(vm_uuid, uuid, f"DATA-for-{p['name']}-{i}", ps, "Data",
+                                       i, o["diskSize"], local.data_volume_path(ps["url"], uuid),
+                                       None, o["uuid"]))
+        for row in volumes:
+            store.insert("VolumeVO", row)
+            reserve(ctx, ps["uuid"], host["uuid"], row["uuid"], "VolumeVO", row["size"])
+        for tag in system_tags:
+            tags.insert(store, "SystemTagVO", "VmInstanceVO", vm_uuid, tag)
+        for tag in p.get("userTags") or ():
+            tags.insert(store, "UserTagVO", "VmInstanceVO", vm_uuid, tags.normalize(tag))
+        if is_iso:
+            tags.insert(store, "SystemTagVO", "VmInstanceVO", vm_uuid,
+                        f"iso::{image['uuid']}", inherent=True)
+            if not tags.values_of(store, vm_uuid, vm_spec.BOOT_TAG):
+                tags.insert(store, "SystemTagVO", "VmInstanceVO", vm_uuid,
+                            "bootOrder::CdRom,HardDisk")
+        from .host import recount
+
+        recount(ctx, host["uuid"])
+    return volumes
+
+
+def _volume_row(vm_uuid, uuid, name, ps, kind, device, size, path, image_uuid, offering_uuid):
+    stamp = now()
+    return {"uuid": uuid, "name": name, "description": None, "primaryStorageUuid": ps["uuid"],
+            "vmInstanceUuid": vm_uuid, "diskOfferingUuid": offering_uuid,
+            "rootImageUuid": image_uuid, "installPath": path, "type": kind, "format": "qcow2",
+            "size": size, "actualSize": 0, "deviceId": device, "state": "Enabled",
+            "status": "Creating", "isShareable": 0, "createDate": stamp, "lastOpDate": stamp}
+
+
+def ensure_cache(ctx, image, host, ps):
+    """The image's copy on the host's primary storage (made once per host)."""
+    store = ctx.store
+    row = store.row("SELECT installPath FROM ImageCacheVO WHERE primaryStorageUuid = ? AND "
+                    "hostUuid = ? AND imageUuid = ?", (ps["uuid"], host["uuid"], image["uuid"]))
+    if row:
+        return row["installPath"]
+    drv = hosts.driver(ctx, host)
+    host_path = local.image_cache_path(ps["url"], image["uuid"], image["format"])
+    local.ensure_image_cache(drv.local_path(ps["url"]), image["uuid"], image["format"],
+                             images.install_path(ctx, image["uuid"]), image["md5Sum"])
+    with store.transaction():
+        store.conn.execute("INSERT OR IGNORE INTO ImageCacheVO (primaryStorageUuid, hostUuid, "
+                           "imageUuid, installPath, md5Sum, size, createDate) VALUES "
+                           "(?, ?, ?, ?, ?, ?, ?)", (ps["uuid"], host["uuid"], image["uuid"],
+                                                     host_path, image["md5Sum"],
+                                                     image["actualSize"], now()))
+        recount_host_storage(ctx, ps["uuid"], host["uuid"])
+    return host_path
+
+
+def _build(ctx, vm_uuid, image, host, ps, volumes, strategy):
+    store = ctx.store
+    drv = hosts.driver(ctx, host)
+    cache = drv.local_path(ensure_cache(ctx, image, host, ps))
+    for row in volumes:
+        real = drv.local_path(row["installPath"])
+        if row["type"] == "Root" and image["mediaType"] != "ISO":
+            local.create_root_volume(drv.local_path(ps["url"]), vm_uuid, row["uuid"], cache,
+                                     row["size"])
+        else:
+            local.create_empty_volume(real, row["size"])
+        with store.transaction():
+            store.update("VolumeVO", row["uuid"], {"status": "Ready", "lastOpDate": now(),
+                                                    "actualSize": _actual(real)})
+    if strategy == "JustCreate":
+        return
+    drv.define(domain_xml(vm_spec.domain_spec(ctx, vm_uuid)))
+    if strategy == "InstantStart":
+        drv.start(vm_uuid)
+        vm_state.set_state(ctx, vm_uuid, "Running")
+
+
+def _actual(path):
+    import os
+
+    try:
+        return os.stat(path).st_blocks * 512
+    except OSError:
+        return 0
+
+
+def _undo_create(ctx, vm_uuid, host, volumes):
+    try:
+        drv = hosts.driver(ctx, host)
+        drv.destroy(vm_uuid)
+        drv.undefine(vm_uuid)
+        for row in volumes:
+            local.delete_volume(drv.local_path(row["installPath"]))
+    except (StorageError, hypervisor.HypervisorError):
+        pass
+    _delete_records(ctx, vm_uuid)
+
+
+def _delete_records(ctx, vm_uuid):
+    store = ctx.store
+    with store.transaction():
+        vm = store.get("VmInstanceVO", vm_uuid)
+        for nic in store.rows("SELECT uuid, usedIpUuid FROM VmNicVO WHERE vmInstanceUuid = ?",
+                              (vm_uuid,)):
+            store.delete("VmNicVO", nic["uuid"])
+            ipam.release(store, nic["usedIpUuid"])
+        for vol in store.rows("SELECT uuid FROM VolumeVO WHERE vmInstanceUuid = ? AND type = "
+                              "'Root'", (vm_uuid,)):
+            release(ctx, vol["uuid"])
+            store.delete("VolumeVO", vol["uuid"])
+        store.conn.execute("UPDATE VolumeVO SET vmInstanceUuid = NULL, deviceId = NULL WHERE "
+                           "vmInstanceUuid = ?", (vm_uuid,))
+        tags.delete_all(store, vm_uuid)
+        store.delete("VmInstanceVO", vm_uuid)
+        if vm and vm["hostUuid"]:
+            from .host import recount
+
+            recount(ctx, vm["hostUuid"])
+
+
+def start_vm(ctx, p):
+    uuid = p["uuid"]
+    vm = vm_state.claim(ctx, uuid, "StartVmInstance")
+    host = hosts.connected(ctx, vm["hostUuid"])
+    if (host["availableMemoryCapacity"] < vm["memorySize"]
+            or host["availableCpuCapacity"] < vm["cpuNum"]):
+        raise operr(f"host[uuid:{host['uuid']}] has not enough free CPU or memory for the "
+                    f"VM[uuid:{uuid}] (local storage ties the VM to this host)")
+    vm_state.claim(ctx, uuid, "StartVmInstance", "Starting")
+    drv = hosts.driver(ctx, host)
+    try:
+        _ensure_volumes(ctx, uuid, host)
+        drv.define(domain_xml(vm_spec.domain_spec(ctx, uuid)))
+        drv.start(uuid)
+    except (StorageError, hypervisor.HypervisorError) as e:
+        vm_state.set_state(ctx, uuid, vm["state"])
+        raise operr(f"failed to start the VM[uuid:{uuid}]: {e}") from None
+    vm_state.set_state(ctx, uuid, "Running", lastHostUuid=host["uuid"])
+    return common.inventory(ctx, "VmInstanceVO", uuid)
+
+
+def _ensure_volumes(ctx, vm_uuid, host):
+    """A VM created with JustCreate has records but no disks yet."""
+    store = ctx.store
+    pending = store.rows("SELECT * FROM VolumeVO WHERE vmInstanceUuid = ? AND status = "
+                         "'Creating'", (vm_uuid,))
+    if not pending:
+        return
+    vm = store.get("VmInstanceVO", vm_uuid)
+    image = store.get("ImageVO", vm["imageUuid"])
+    ps = store.get("PrimaryStorageVO", pending[0]["primaryStorageUuid"])
+    if image is None:
+        raise operr(f"the image[uuid:{vm['imageUuid']}] of the VM was deleted before its "
+                    f"disks were made")
+    _build(ctx, vm_uuid, image, host, ps, [dict(r) for r in pending], "JustCreate")
+
+
+def stop_vm(ctx, p):
+    uuid = p["uuid"]
+    vm = vm_state.claim(ctx, uuid, "StopVmInstance", "Stopping")
+    host = ctx.store.get("HostVO", vm["hostUuid"])
+    try:
+        hosts.driver(ctx, host).stop(uuid, force=p["type"] == "cold")
+    except hypervisor.HypervisorError as e:
+        vm_state.set_state(ctx, uuid, vm["state"])
+        raise operr(f"failed to stop the VM[uuid:{uuid}]: {e}") from None
+    vm_state.set_state(ctx, uuid, "Stopped")
+    return common.inventory(ctx, "VmInstanceVO", uuid)
+
+
+def reboot_vm(ctx, p):
+    uuid = p["uuid"]
+    vm = vm_state.claim(ctx, uuid, "RebootVmInstance", "Rebooting")
+    host = ctx.store.get("HostVO", vm["hostUuid"])
+    try:
+        hosts.driver(ctx, host).reboot(uuid)
+    except hypervisor.HypervisorError as e:
+        vm_state.set_state(ctx, uuid, "Running")
+        raise operr(f"failed to reboot the VM[uuid:{uuid}]: {e}") from None
+    vm_state.set_state(ctx, uuid, "Running")
+    return common.inventory(ctx, "VmInstanceVO", uuid)
+
+
+def destroy_vm(ctx, p):
+    uuid = p["uuid"]
+    vm = ctx.store.get("VmInstanceVO", uuid)
+    if vm is None or vm["state"] == "Destroyed":
+        return None
+    vm_state.claim(ctx, uuid, "DestroyVmInstance", "Destroying")
+    host = ctx.store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
+    if host is not None:
+        try:
+            drv = hosts.driver(ctx, host)
+            drv.destroy(uuid)
+            drv.undefine(uuid)
+        except hypervisor.HypervisorError as e:
+            vm_state.set_state(ctx, uuid, vm["state"])
+            raise operr(f"failed to destroy the VM[uuid:{uuid}]: {e}") from None
+    with ctx.store.transaction():
+        # Data volumes stay, detached; the root volume waits for expunge.
+        ctx.store.conn.execute("UPDATE VolumeVO SET vmInstanceUuid = NULL, deviceId = NULL "
+                               "WHERE vmInstanceUuid = ? AND type = 'Data'", (uuid,))
+    vm_state.set_state(ctx, uuid, "Destroyed")
+    return None
+
+
+def recover_vm(ctx, p):
+    vm_state.claim(ctx, p["uuid"], "RecoverVmInstance", "Stopped")
+    vm_state.set_state(ctx, p["uuid"], "Stopped")
+    return common.inventory(ctx, "VmInstanceVO", p["uuid"])
+
+
+def expunge_vm(ctx, p):
+    vm = vm_state.claim(ctx, p["uuid"], "ExpungeVmInstance")
+    _expunge(ctx, vm)
+    return None
+
+
+def _expunge(ctx, vm):
+    store = ctx.store
+    host = store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
+    for vol in store.rows("SELECT installPath FROM VolumeVO WHERE vmInstanceUuid = ? AND type = "
+                          "'Root'", (vm["uuid"],)):
+        if host is not None:
+            try:
+                local.delete_volume(hosts.local_path(ctx, host, vol["installPath"]))
+            except StorageError:
+                pass
+    _delete_records(ctx, vm["uuid"])
+
+
+def remove_vm(ctx, uuid, mode=None):
+    """Destroy and expunge (for a cascading delete of its host)."""
+    destroy_vm(ctx, {"uuid": uuid})
+    vm = ctx.store.get("VmInstanceVO", uuid)
+    if vm is not None:
+        _expunge(ctx, vm)
+

@@ -1,0 +1,109 @@
+"""Where a new VM goes, and the domain description of a VM built from its
+records (handed to the one pure XML function of the hypervisor layer)."""
+
+from ..errors import operr
+from . import config, tags
+
+ISO_TAG = "iso::{uuid}"
+BOOT_TAG = "bootOrder::{list}"
+
+
+def choose_host(ctx, p, cpu, memory, disk, l3_uuids, reserve_compute):
+    """A Connected, Enabled host in the narrowest of hostUuid/clusterUuid/zoneUuid
+    whose cluster reaches every L2 of the VM's networks, has local primary storage
+    with ``disk`` bytes free on that host, and (when the VM starts now) the CPUs and
+    memory. Among those, the one with the most free memory."""
+    where = ["h.status = 'Connected'", "h.state = 'Enabled'", "c.state = 'Enabled'",
+             "z.state = 'Enabled'"]
+    args = []
+    for key, column in (("hostUuid", "h.uuid"), ("clusterUuid", "h.clusterUuid"),
+                        ("zoneUuid", "h.zoneUuid")):
+        if p.get(key):
+            where.append(f"{column} = ?")
+            args.append(p[key])
+            break
+    for l3 in dict.fromkeys(l3_uuids):
+        where.append("EXISTS (SELECT 1 FROM L3NetworkVO l JOIN L2NetworkClusterRefVO r ON "
+                     "r.l2NetworkUuid = l.l2NetworkUuid WHERE l.uuid = ? AND "
+                     "r.clusterUuid = h.clusterUuid)")
+        args.append(l3)
+    sql = (f"SELECT h.*, s.primaryStorageUuid, s.availableCapacity AS diskFree FROM HostVO h "
+           f"JOIN ClusterVO c ON c.uuid = h.clusterUuid JOIN ZoneVO z ON z.uuid = h.zoneUuid "
+           f"JOIN PrimaryStorageClusterRefVO pr ON pr.clusterUuid = h.clusterUuid "
+           f"JOIN LocalStorageHostRefVO s ON s.hostUuid = h.uuid AND "
+           f"s.primaryStorageUuid = pr.primaryStorageUuid "
+           f"WHERE {' AND '.join(where)} ORDER BY h.availableMemoryCapacity DESC, h.rowid")
+    candidates = [dict(r) for r in ctx.store.rows(sql, args)]
+    if not candidates:
+        raise operr(_why_no_host(ctx, p, l3_uuids))
+    fitting = [h for h in candidates if h["diskFree"] >= disk and (not reserve_compute or (
+        h["availableCpuCapacity"] >= cpu and h["availableMemoryCapacity"] >= memory))]
+    if not fitting:
+        raise operr(f"no host has enough capacity for the VM: it needs {cpu} CPU(s), "
+                    f"{memory} bytes of memory and {disk} bytes of local storage; "
+                    f"{len(candidates)} host(s) qualify otherwise")
+    return fitting[0]
+
+
+def _why_no_host(ctx, p, l3_uuids):
+    store = ctx.store
+    scope = next((f"{k}={p[k]}" for k in ("hostUuid", "clusterUuid", "zoneUuid") if p.get(k)),
+                 "any zone")
+    if not store.value("SELECT COUNT(*) FROM HostVO WHERE status = 'Connected' AND state = "
+                       "'Enabled'"):
+        return "no host found for the VM: there is no Connected and Enabled host; add one " \
+               "with AddKVMHost"
+    if not store.value("SELECT COUNT(*) FROM PrimaryStorageClusterRefVO"):
+        return "no host found for the VM: no primary storage is attached to any cluster; " \
+               "use AddLocalPrimaryStorage and AttachPrimaryStorageToCluster"
+    return (f"no host found for the VM in {scope}: a host must be Connected and Enabled, in a "
+            f"cluster attached to the L2 networks of every L3 network "
+            f"[{', '.join(l3_uuids)}] (AttachL2NetworkToCluster) and to local primary storage")
+
+
+def bridge_name(l2):
+    """br_eth1 for a flat network on eth1, br_eth1_10 for its VLAN 10 (SPEC §9)."""
+    name = f"br_{l2['physicalInterface']}"
+    return f"{name}_{l2['vlan']}" if l2["vlan"] is not None else name
+
+
+def boot_order(ctx, vm_uuid):
+    """The bootOrder:: tag if set; else HardDisk, then CdRom when an ISO is attached."""
+    found = tags.values_of(ctx.store, vm_uuid, BOOT_TAG)
+    if found:
+        return [d.strip() for d in found[0]["list"].split(",") if d.strip()]
+    return ["HardDisk", "CdRom"] if attached_iso(ctx, vm_uuid) else ["HardDisk"]
+
+
+def attached_iso(ctx, vm_uuid):
+    found = tags.values_of(ctx.store, vm_uuid, ISO_TAG)
+    return found[0]["uuid"] if found else None
+
+
+def domain_spec(ctx, vm_uuid):
+    from .. import hypervisor
+
+    store = ctx.store
+    vm = store.get("VmInstanceVO", vm_uuid)
+    volumes = [{"uuid": v["uuid"], "path": v["installPath"], "format": v["format"],
+                "deviceId": v["deviceId"], "type": v["type"]}
+               for v in store.rows("SELECT * FROM VolumeVO WHERE vmInstanceUuid = ? AND status "
+                                   "= 'Ready' ORDER BY deviceId", (vm_uuid,))]
+    nics = []
+    for nic in store.rows("SELECT n.mac, n.deviceId, l2.physicalInterface, l2.vlan FROM VmNicVO "
+                          "n JOIN L3NetworkVO l3 ON l3.uuid = n.l3NetworkUuid JOIN L2NetworkVO "
+                          "l2 ON l2.uuid = l3.l2NetworkUuid WHERE n.vmInstanceUuid = ? ORDER BY "
+                          "n.deviceId", (vm_uuid,)):
+        nics.append({"mac": nic["mac"], "deviceId": nic["deviceId"],
+                     "bridge": bridge_name(nic)})
+    iso = attached_iso(ctx, vm_uuid)
+    cdrom = None
+    if iso:
+        cache = store.row("SELECT installPath FROM ImageCacheVO WHERE imageUuid = ? AND "
+                          "hostUuid = ?", (iso, vm["hostUuid"]))
+        cdrom = cache["installPath"] if cache else None
+    return {"uuid": vm_uuid, "name": vm["name"], "cpuNum": vm["cpuNum"],
+            "memorySize": vm["memorySize"], "domainType": hypervisor.domain_type(),
+            "volumes": volumes, "nics": nics, "cdrom": {"path": cdrom},
+            "bootOrder": boot_order(ctx, vm_uuid),
+            "console": config.value(store, "kvm", "vm.consoleMode")}

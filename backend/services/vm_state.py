@@ -1,0 +1,71 @@
+"""VM states: which operation each state allows, claiming a transition
+atomically, and reconciling records with what the hypervisor says (SPEC §7.2)."""
+
+from ..errors import ApiError, VM_STATE, operr
+from .clock import now
+
+ALLOWED = {
+    "StartVmInstance": ("Created", "Stopped"),
+    "StopVmInstance": ("Running", "Paused", "Unknown", "Crashed", "Stopping", "Starting"),
+    "RebootVmInstance": ("Running",),
+    "DestroyVmInstance": ("Created", "Starting", "Running", "Stopping", "Stopped", "Rebooting",
+                          "Paused", "Unknown", "Crashed", "Error", "Migrating",
+                          "VolumeMigrating"),
+    "RecoverVmInstance": ("Destroyed",),
+    "ExpungeVmInstance": ("Destroyed",),
+    "AttachDataVolumeToVm": ("Running", "Stopped", "Created"),
+    "DetachDataVolumeFromVm": ("Running", "Stopped", "Created"),
+    "CreateVolumeSnapshot": ("Running", "Stopped", "Created", "Paused"),
+}
+
+# libvirt's word (through the driver) -> ours
+FROM_HYPERVISOR = {"Running": "Running", "Paused": "Paused", "Stopped": "Stopped",
+                   "Crashed": "Crashed"}
+
+
+def state_error(uuid, state, operation, allowed):
+    details = (f"current vm instance state[{state}] doesn't allow to proceed message"
+               f"[API{operation}Msg], allowed states are [{', '.join(allowed)}]")
+    cause = ApiError(VM_STATE, details)
+    return operr(f"the VM[uuid:{uuid}] is {state}: {details}", cause)
+
+
+def claim(ctx, uuid, operation, to_state=None):
+    """Check the VM's state allows ``operation`` and, when ``to_state`` is
+    given, move it there in the same transaction (so two shells can not start
+    one VM twice). Returns the VM row as it was."""
+    allowed = ALLOWED[operation]
+    store = ctx.store
+    with store.transaction():
+        vm = store.get("VmInstanceVO", uuid)
+        if vm["state"] not in allowed:
+            raise state_error(uuid, vm["state"], operation, allowed)
+        if to_state:
+            store.update("VmInstanceVO", uuid, {"state": to_state, "lastOpDate": now()})
+    return vm
+
+
+def set_state(ctx, uuid, state, **columns):
+    from .host import recount
+
+    store = ctx.store
+    with store.transaction():
+        vm = store.get("VmInstanceVO", uuid)
+        store.update("VmInstanceVO", uuid, {"state": state, "lastOpDate": now(), **columns})
+        for host_uuid in {vm["hostUuid"], columns.get("hostUuid")} - {None}:
+            recount(ctx, host_uuid)
+
+
+def reconcile_host(ctx, host_uuid):
+    """After (re)connecting: every VM of the host takes the state its domain has."""
+    from . import hosts
+
+    store = ctx.store
+    host = store.get("HostVO", host_uuid)
+    states = hosts.driver(ctx, host).states()
+    vms = store.rows("SELECT uuid, state FROM VmInstanceVO WHERE hostUuid = ? AND state NOT IN "
+                     "('Destroyed', 'Created')", (host_uuid,))
+    for vm in vms:
+        actual = FROM_HYPERVISOR.get(states.get(vm["uuid"]), "Stopped")
+        if actual != vm["state"]:
+            set_state(ctx, vm["uuid"], actual)

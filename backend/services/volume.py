@@ -1,0 +1,234 @@
+"""Data volumes and volume snapshots (SPEC §7)."""
+
+from .. import hypervisor
+from ..hypervisor.domain import disk_xml, domain_xml
+from ..errors import argerr, operr
+from ..storage import StorageError, local
+from . import common, hosts, tags, vm_state
+from .clock import new_uuid, now
+from .storage import release, reserve
+
+
+def create_data_volume(ctx, p):
+    """A record only: the file is made on the host of the VM it is first attached to."""
+    offering = ctx.store.get("DiskOfferingVO", p["diskOfferingUuid"])
+    row = {"name": p["name"], "description": p.get("description"),
+           "primaryStorageUuid": p.get("primaryStorageUuid"), "vmInstanceUuid": None,
+           "diskOfferingUuid": offering["uuid"], "rootImageUuid": None, "installPath": None,
+           "type": "Data", "format": "qcow2", "size": offering["diskSize"], "actualSize": 0,
+           "deviceId": None, "state": "Enabled", "status": "NotInstantiated", "isShareable": 0}
+    return common.create(ctx, "VolumeVO", row, p)
+
+
+def host_of(ctx, volume_uuid):
+    ref = ctx.store.get("LocalStorageResourceRefVO", volume_uuid, key="resourceUuid")
+    return ref["hostUuid"] if ref else None
+
+
+def attach_data_volume(ctx, p):
+    store = ctx.store
+    volume = store.get("VolumeVO", p["volumeUuid"])
+    vm_uuid = p["vmInstanceUuid"]
+    if volume["type"] != "Data":
+        raise argerr(f"the volume[uuid:{volume['uuid']}] is a {volume['type']} volume; only "
+                     f"data volumes can be attached")
+    if volume["vmInstanceUuid"]:
+        raise operr(f"the data volume[uuid:{volume['uuid']}] is already attached to the "
+                    f"VM[uuid:{volume['vmInstanceUuid']}]")
+    vm = vm_state.claim(ctx, vm_uuid, "AttachDataVolumeToVm")
+    host = hosts.connected(ctx, vm["hostUuid"])
+    root = store.get("VolumeVO", vm["rootVolumeUuid"])
+    if volume["status"] == "Ready" and host_of(ctx, volume["uuid"]) != host["uuid"]:
+        raise operr(f"the data volume[uuid:{volume['uuid']}] is on host"
+                    f"[uuid:{host_of(ctx, volume['uuid'])}] but the VM[uuid:{vm_uuid}] is on "
+                    f"host[uuid:{host['uuid']}]; move it with LocalStorageMigrateVolume first")
+    if volume["status"] == "NotInstantiated":
+        _instantiate(ctx, volume, host, volume["primaryStorageUuid"] or root["primaryStorageUuid"])
+    with store.transaction():
+        used = {r[0] for r in store.rows("SELECT deviceId FROM VolumeVO WHERE vmInstanceUuid = ?",
+                                         (vm_uuid,))}
+        device = next(i for i in range(1, 64) if i not in used)
+        store.update("VolumeVO", volume["uuid"], {"vmInstanceUuid": vm_uuid,
+                                                  "deviceId": device, "lastOpDate": now()})
+    if vm["state"] == "Running":
+        try:
+            fresh = store.get("VolumeVO", volume["uuid"])
+            hosts.driver(ctx, host).attach_disk(vm_uuid, disk_xml(_disk(fresh)),
+                                                live=True)
+        except hypervisor.HypervisorError as e:
+            with store.transaction():
+                store.update("VolumeVO", volume["uuid"], {"vmInstanceUuid": None,
+                                                          "deviceId": None})
+            raise operr(f"failed to attach the volume[uuid:{volume['uuid']}]: {e}") from None
+    return common.inventory(ctx, "VolumeVO", volume["uuid"])
+
+
+def _disk(volume):
+    return {"uuid": volume["uuid"], "path": volume["installPath"], "format": volume["format"],
+            "deviceId": volume["deviceId"], "type": volume["type"]}
+
+
+def _instantiate(ctx, volume, host, ps_uuid):
+    ps = ctx.store.get("PrimaryStorageVO", ps_uuid)
+    path = local.data_volume_path(ps["url"], volume["uuid"])
+    with ctx.store.transaction():
+        reserve(ctx, ps["uuid"], host["uuid"], volume["uuid"], "VolumeVO", volume["size"])
+    try:
+        local.create_empty_volume(hosts.local_path(ctx, host, path), volume["size"])
+    except StorageError as e:
+        with ctx.store.transaction():
+            release(ctx, volume["uuid"])
+        raise operr(f"failed to create the data volume[uuid:{volume['uuid']}]: {e}") from None
+    with ctx.store.transaction():
+        ctx.store.update("VolumeVO", volume["uuid"], {
+            "installPath": path, "primaryStorageUuid": ps["uuid"], "status": "Ready",
+            "lastOpDate": now()})
+
+
+def detach_data_volume(ctx, p):
+    store = ctx.store
+    volume = store.get("VolumeVO", p["uuid"])
+    if volume["type"] != "Data":
+        raise argerr(f"the volume[uuid:{volume['uuid']}] is a {volume['type']} volume; only "
+                     f"data volumes can be detached")
+    vm_uuid = volume["vmInstanceUuid"]
+    if vm_uuid is None:
+        return common.inventory(ctx, "VolumeVO", volume["uuid"])
+    if p.get("vmUuid") and p["vmUuid"] != vm_uuid:
+        raise argerr(f"the data volume[uuid:{volume['uuid']}] is attached to the "
+                     f"VM[uuid:{vm_uuid}], not to the VM[uuid:{p['vmUuid']}]")
+    vm = vm_state.claim(ctx, vm_uuid, "DetachDataVolumeFromVm")
+    if vm["state"] == "Running":
+        host = hosts.connected(ctx, vm["hostUuid"])
+        try:
+            hosts.driver(ctx, host).detach_disk(vm_uuid, disk_xml(_disk(volume)),
+                                                live=True)
+        except hypervisor.HypervisorError as e:
+            raise operr(f"failed to detach the volume[uuid:{volume['uuid']}]: {e}") from None
+    with store.transaction():
+        store.update("VolumeVO", volume["uuid"], {"vmInstanceUuid": None, "deviceId": None,
+                                                  "lastOpDate": now()})
+    return common.inventory(ctx, "VolumeVO", volume["uuid"])
+
+
+def delete_data_volume(ctx, p):
+    volume = ctx.store.get("VolumeVO", p["uuid"])
+    if volume is None:
+        return None
+    if volume["type"] != "Data":
+        raise argerr(f"the volume[uuid:{volume['uuid']}] is a {volume['type']} volume; a root "
+                     f"volume goes with its VM (ExpungeVmInstance)")
+    if volume["vmInstanceUuid"]:
+        detach_data_volume(ctx, {"uuid": volume["uuid"]})
+    return remove_volume(ctx, volume["uuid"])
+
+
+def remove_volume(ctx, uuid, mode=None):
+    """Delete a volume's file, snapshots and records."""
+    store = ctx.store
+    volume = store.get("VolumeVO", uuid)
+    if volume is None:
+        return None
+    host_uuid = host_of(ctx, uuid)
+    host = store.get("HostVO", host_uuid) if host_uuid else None
+    for snap in store.rows("SELECT uuid FROM VolumeSnapshotVO WHERE volumeUuid = ? ORDER BY "
+                           "createDate DESC", (uuid,)):
+        _drop_snapshot_files_and_rows(ctx, snap["uuid"], host, merge=False)
+    if host is not None and volume["installPath"]:
+        try:
+            local.delete_volume(hosts.local_path(ctx, host, volume["installPath"]))
+        except StorageError:
+            pass
+    with store.transaction():
+        release(ctx, uuid)
+        tags.delete_all(store, uuid)
+        store.delete("VolumeVO", uuid)
+    return None
+
+
+def create_snapshot(ctx, p):
+    store = ctx.store
+    volume = store.get("VolumeVO", p["volumeUuid"])
+    if volume["status"] != "Ready":
+        raise operr(f"the volume[uuid:{volume['uuid']}] is {volume['status']}; only a Ready "
+                    f"volume can be snapshotted")
+    host = store.get("HostVO", host_of(ctx, volume["uuid"]))
+    if volume["vmInstanceUuid"]:
+        vm = vm_state.claim(ctx, volume["vmInstanceUuid"], "CreateVolumeSnapshot")
+        if vm["state"] in ("Running", "Paused") and not host["libvirtUri"].startswith("test:"):
+            raise operr(f"the VM[uuid:{vm['uuid']}] is {vm['state']}: stop it to snapshot its "
+                        f"volume (live snapshots are not supported yet)")
+    uuid = p.get("resourceUuid") or new_uuid()
+    ps = store.get("PrimaryStorageVO", volume["primaryStorageUuid"])
+    path = local.snapshot_path(ps["url"], volume["uuid"], uuid)
+    try:
+        local.snapshot(hosts.local_path(ctx, host, volume["installPath"]),
+                       hosts.local_path(ctx, host, path))
+    except StorageError as e:
+        raise operr(f"failed to snapshot the volume[uuid:{volume['uuid']}]: {e}") from None
+    parent = store.row("SELECT uuid FROM VolumeSnapshotVO WHERE volumeUuid = ? AND latest = 1",
+                       (volume["uuid"],))
+    row = {"name": p["name"], "description": p.get("description"), "type": "Hypervisor",
+           "volumeUuid": volume["uuid"], "parentUuid": parent["uuid"] if parent else None,
+           "primaryStorageUuid": ps["uuid"], "primaryStorageInstallPath": path,
+           "volumeType": volume["type"], "format": "qcow2", "latest": 1,
+           "size": _size(hosts.local_path(ctx, host, path)), "state": "Enabled",
+           "status": "Ready"}
+    with store.transaction():
+        store.conn.execute("UPDATE VolumeSnapshotVO SET latest = 0 WHERE volumeUuid = ?",
+                           (volume["uuid"],))
+        snapshot = common.create(ctx, "VolumeSnapshotVO", row, {**p, "resourceUuid": uuid})
+        reserve(ctx, ps["uuid"], host["uuid"], uuid, "VolumeSnapshotVO", row["size"])
+    return snapshot
+
+
+def _size(path):
+    import os
+
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def delete_snapshot(ctx, p):
+    store = ctx.store
+    snap = store.get("VolumeSnapshotVO", p["uuid"])
+    if snap is None:
+        return None
+    volume = store.get("VolumeVO", snap["volumeUuid"])
+    if volume and volume["vmInstanceUuid"]:
+        vm = store.get("VmInstanceVO", volume["vmInstanceUuid"])
+        host = store.get("HostVO", host_of(ctx, volume["uuid"]))
+        if vm["state"] in ("Running", "Paused") and not host["libvirtUri"].startswith("test:"):
+            raise operr(f"the VM[uuid:{vm['uuid']}] is {vm['state']}: stop it to delete a "
+                        f"snapshot of its volume")
+    host_uuid = host_of(ctx, snap["volumeUuid"]) or host_of(ctx, snap["uuid"])
+    host = store.get("HostVO", host_uuid) if host_uuid else None
+    _drop_snapshot_files_and_rows(ctx, snap["uuid"], host, merge=True)
+    return None
+
+
+def _drop_snapshot_files_and_rows(ctx, uuid, host, merge):
+    store = ctx.store
+    snap = store.get("VolumeSnapshotVO", uuid)
+    volume = store.get("VolumeVO", snap["volumeUuid"])
+    if host is not None and merge and volume is not None:
+        try:
+            local.delete_snapshot(hosts.local_path(ctx, host, volume["installPath"]),
+                                  hosts.local_path(ctx, host, snap["primaryStorageInstallPath"]))
+        except StorageError as e:
+            raise operr(f"failed to delete the snapshot[uuid:{uuid}]: {e}") from None
+    elif host is not None:
+        try:
+            local.delete_volume(hosts.local_path(ctx, host, snap["primaryStorageInstallPath"]))
+        except StorageError:
+            pass
+    with store.transaction():
+        store.conn.execute("UPDATE VolumeSnapshotVO SET parentUuid = ? WHERE parentUuid = ?",
+                           (snap["parentUuid"], uuid))
+        if snap["latest"] and snap["parentUuid"]:
+            store.update("VolumeSnapshotVO", snap["parentUuid"], {"latest": 1})
+        release(ctx, uuid)
+        tags.delete_all(store, uuid)
+        store.delete("VolumeSnapshotVO", uuid)

@@ -1,0 +1,534 @@
+"""Storage primitives on real files: qemu-img wrappers, backup storage imports
+(path, file://, http://), local primary storage caches, volumes and snapshots
+(SPEC §7 backup storage, images, local primary storage; §11 what volume
+migration relies on: chains that can be merged and moved, checksums)."""
+import functools
+import hashlib
+import http.server
+import multiprocessing
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from backend.storage import StorageError, image_store, local, qemu_img
+
+MiB = 1024 * 1024
+
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
+needs_qemu_io = pytest.mark.skipif(shutil.which("qemu-io") is None, reason="needs qemu-io")
+
+
+# -- helpers -----------------------------------------------------------------
+
+def write(path, offset, length, pattern, fmt="qcow2"):
+    """Write ``pattern`` bytes into the guest view of an image (through its chain)."""
+    subprocess.run(["qemu-io", "-f", fmt, "-c", f"write -P {pattern} {offset} {length}", str(path)],
+                   check=True, capture_output=True)
+
+
+def content(path, tmp_path):
+    """The guest-visible bytes of an image, whole chain folded in."""
+    out = tmp_path / f"view-{time.monotonic_ns()}.raw"
+    qemu_img.convert(str(path), str(out), "raw")
+    data = out.read_bytes()
+    out.unlink()
+    return data
+
+
+def digest(path, name):
+    return hashlib.new(name, open(path, "rb").read()).hexdigest()
+
+
+def leftovers(directory):
+    """Every file under ``directory`` (to prove a failure left nothing)."""
+    found = []
+    for base, _dirs, files in os.walk(directory):
+        found += [os.path.join(base, f) for f in files]
+    return found
+
+
+@pytest.fixture
+def qcow2(tmp_path):
+    """A 4 MiB qcow2 image with 1 MiB of 0x11 at offset 0."""
+    path = tmp_path / "src" / "disk.qcow2"
+    qemu_img.create(str(path), 4 * MiB)
+    if shutil.which("qemu-io"):
+        write(path, 0, MiB, 0x11)
+    return path
+
+
+@pytest.fixture
+def raw_file(tmp_path):
+    path = tmp_path / "src" / "disk.raw"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(os.urandom(2 * MiB))
+    return path
+
+
+def fake_iso(path, magic=True):
+    data = bytearray(3 * MiB)
+    if magic:
+        data[0x8001:0x8006] = b"CD001"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+# -- an http server for downloads ----------------------------------------------
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory; /redirect/x answers 302 to /x; /broken/x promises
+    the whole file and hangs up halfway through."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/redirect/"):
+            self.send_response(302)
+            self.send_header("Location", "/" + self.path[len("/redirect/"):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path.startswith("/broken/"):
+            data = open(os.path.join(self.directory, self.path[len("/broken/"):]), "rb").read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """(served directory, base url) of a server on a free port of 127.0.0.1."""
+    served = tmp_path / "www"
+    served.mkdir()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(served)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+# -- qemu-img ------------------------------------------------------------------
+
+def test_create_and_info(tmp_path):
+    path = tmp_path / "a" / "b" / "v.qcow2"          # parents are created
+    assert qemu_img.create(str(path), 4 * MiB) == str(path)
+    found = qemu_img.info(str(path))
+    assert found["format"] == "qcow2"
+    assert found["virtualSize"] == 4 * MiB
+    assert found["actualSize"] > 0
+    assert found["backingFile"] is None and found["backingChain"] == []
+    assert leftovers(path.parent) == [str(path)]     # no temporary file stays behind
+
+    raw = qemu_img.create(str(tmp_path / "r.raw"), MiB, fmt="raw")
+    assert qemu_img.info(raw)["format"] == "raw"
+    assert os.path.getsize(raw) == MiB
+
+
+def test_overlay_chain_and_snapshot_overlay(tmp_path, qcow2):
+    mid = qemu_img.create(str(tmp_path / "mid.qcow2"), None, backing=str(qcow2))
+    top = qemu_img.snapshot_overlay(mid, str(tmp_path / "top.qcow2"))
+    found = qemu_img.info(top)
+    assert found["backingFile"] == mid and found["backingFormat"] == "qcow2"
+    assert found["backingChain"] == [mid, str(qcow2)]
+    assert found["virtualSize"] == 4 * MiB                    # inherited from the backing file
+    assert qemu_img.info(top, chain=False)["backingChain"] == [mid]
+    assert qemu_img.compare(top, str(qcow2))
+    bigger = qemu_img.create(str(tmp_path / "big.qcow2"), 8 * MiB, backing=str(qcow2))
+    assert qemu_img.info(bigger)["virtualSize"] == 8 * MiB
+
+
+def test_errors_are_one_line(tmp_path, qcow2):
+    with pytest.raises(StorageError) as e:
+        qemu_img.create(str(qcow2), MiB)
+    assert "already exists" in str(e.value)
+    target = tmp_path / "x.qcow2"
+    with pytest.raises(StorageError) as e:
+        qemu_img.create(str(target), MiB, backing=str(tmp_path / "missing.qcow2"), backing_fmt="qcow2")
+    assert str(e.value).startswith(f"qemu-img failed to create {target}: ")
+    assert "\n" not in str(e.value)
+    assert not target.exists() and leftovers(tmp_path / "src") == [str(qcow2)]
+    with pytest.raises(StorageError, match="image not found"):
+        qemu_img.info(str(tmp_path / "nope.qcow2"))
+    with pytest.raises(StorageError, match="timed out"):
+        qemu_img.run(["info", str(qcow2)], timeout=0.000001)
+    with pytest.raises(StorageError, match="size must be positive"):
+        qemu_img.create(str(tmp_path / "z.qcow2"), 0)
+
+
+@needs_qemu_io
+def test_convert_rebase_and_compare(tmp_path, qcow2):
+    top = qemu_img.create(str(tmp_path / "top.qcow2"), None, backing=str(qcow2))
+    write(top, MiB, MiB, 0x22)
+    expected = b"\x11" * MiB + b"\x22" * MiB + b"\0" * 2 * MiB
+    assert content(top, tmp_path) == expected
+
+    # A moved chain: copy the base elsewhere, repoint the header only.
+    moved = tmp_path / "moved" / "base.qcow2"
+    moved.parent.mkdir()
+    shutil.copyfile(qcow2, moved)
+    qemu_img.rebase(top, str(moved), "qcow2", unsafe=True)
+    assert qemu_img.info(top)["backingChain"] == [str(moved)]
+    assert content(top, tmp_path) == expected
+
+    # A safe rebase onto nothing pulls the data up: the image stands alone.
+    qemu_img.rebase(top, None, unsafe=False)
+    assert qemu_img.info(top)["backingFile"] is None
+    assert content(top, tmp_path) == expected
+
+    flat = qemu_img.convert(top, str(tmp_path / "flat.qcow2"), "qcow2")
+    assert qemu_img.compare(flat, top)
+    write(flat, 0, 512, 0x33)
+    assert not qemu_img.compare(flat, top)
+
+
+# -- backup storage --------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["path", "file", "http", "redirect"])
+def test_import_qcow2(tmp_path, qcow2, http_dir, how):
+    served, base = http_dir
+    shutil.copyfile(qcow2, served / "my disk.qcow2")
+    url = {"path": str(qcow2), "file": f"file://{served}/my%20disk.qcow2",
+           "http": f"{base}/my%20disk.qcow2", "redirect": f"{base}/redirect/my%20disk.qcow2"}[how]
+    bs = tmp_path / "bs"
+    got = image_store.import_image(url, str(bs), "img1", "qcow2")
+    assert got["path"] == str(bs / "images" / "img1" / "img1.qcow2")
+    assert open(got["path"], "rb").read() == qcow2.read_bytes()
+    assert got["size"] == 4 * MiB
+    assert got["actualSize"] == os.stat(got["path"]).st_blocks * 512 > 0
+    assert got["md5sum"] == digest(qcow2, "md5")
+    assert got["sha256"] == digest(qcow2, "sha256")
+    assert leftovers(bs) == [got["path"]]
+
+
+def test_import_raw_and_iso(tmp_path, raw_file):
+    bs = tmp_path / "bs"
+    got = image_store.import_image(str(raw_file), str(bs), "r", "raw")
+    assert got["size"] == 2 * MiB and got["sha256"] == digest(raw_file, "sha256")
+    iso = fake_iso(tmp_path / "src" / "cd.iso")
+    got = image_store.import_image(str(iso), str(bs), "i", "iso")
+    assert got["path"].endswith("/images/i/i.iso") and got["size"] == 3 * MiB
+
+
+def test_import_checks_the_declared_format(tmp_path, raw_file, qcow2):
+    bs = tmp_path / "bs"
+    with pytest.raises(StorageError, match="is not a qcow2 image .*as raw"):
+        image_store.import_image(str(raw_file), str(bs), "a", "qcow2")
+    with pytest.raises(StorageError, match="not an ISO 9660 image"):
+        image_store.import_image(str(fake_iso(tmp_path / "src" / "bad.iso", magic=False)),
+                                 str(bs), "b", "iso")
+    overlay = qemu_img.create(str(tmp_path / "src" / "ov.qcow2"), None, backing=str(qcow2))
+    with pytest.raises(StorageError, match="backing file"):
+        image_store.import_image(overlay, str(bs), "c", "qcow2")
+    with pytest.raises(StorageError, match="unsupported image format vmdk"):
+        image_store.import_image(str(qcow2), str(bs), "d", "vmdk")
+    with pytest.raises(StorageError, match="unsupported url"):
+        image_store.import_image("relative/disk.qcow2", str(bs), "e", "qcow2")
+    with pytest.raises(StorageError, match="file not found"):
+        image_store.import_image(str(tmp_path / "missing.qcow2"), str(bs), "f", "qcow2")
+    assert leftovers(bs) == []
+    assert os.listdir(bs / "images") == []          # no empty image directory either
+
+
+def test_import_http_failures_leave_nothing(tmp_path, qcow2, http_dir):
+    served, base = http_dir
+    shutil.copyfile(qcow2, served / "d.qcow2")
+    bs = tmp_path / "bs"
+    with pytest.raises(StorageError) as e:
+        image_store.import_image(f"{base}/missing.qcow2", str(bs), "a", "qcow2")
+    assert str(e.value) == f"failed to download {base}/missing.qcow2: HTTP 404 File not found"
+    with pytest.raises(StorageError, match="connection broke after|got .* of"):
+        image_store.import_image(f"{base}/broken/d.qcow2", str(bs), "b", "qcow2")
+    with socket_closed() as port:
+        with pytest.raises(StorageError, match=f"cannot connect to 127.0.0.1:{port}"):
+            image_store.import_image(f"http://127.0.0.1:{port}/d.qcow2", str(bs), "c", "qcow2",
+                                     timeout=5)
+    with pytest.raises(StorageError) as e:
+        image_store.import_image(f"http://u:secret@127.0.0.1:1/x", str(bs), "d", "qcow2", timeout=5)
+    assert "secret" not in str(e.value)
+    assert leftovers(bs) == []
+
+
+class socket_closed:
+    """A local port nobody listens on."""
+
+    def __enter__(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        return self.port
+
+    def __exit__(self, *exc):
+        pass
+
+
+def test_progress(tmp_path, http_dir):
+    served, base = http_dir
+    src = served / "big.raw"
+    src.write_bytes(os.urandom(6 * MiB))
+    for url in (str(src), f"{base}/big.raw"):
+        calls = []
+        started = time.monotonic()
+        image_store.import_image(url, str(tmp_path / "bs"), f"p{len(url)}", "raw",
+                                 progress=lambda done, total: calls.append((done, total)))
+        elapsed = time.monotonic() - started
+        assert calls[0] == (0, 6 * MiB) and calls[-1] == (6 * MiB, 6 * MiB)
+        assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+        assert len(calls) <= 2 + 10 * elapsed + 1   # not chunk by chunk: ~10 a second
+
+
+def test_progress_is_rate_limited():
+    from backend.storage.files import Progress
+    calls = []
+    p = Progress(lambda d, t: calls.append(d), rate=10)
+    now = [0.0]
+    p._clock = lambda: now[0]
+    for i in range(100):            # 100 chunks over one second
+        now[0] = i / 100
+        p.update(i, 100)
+    p.finish(100, 100)
+    assert 9 <= len(calls) <= 12 and calls[-1] == 100
+
+
+def test_delete_image_and_capacity(tmp_path, qcow2):
+    bs = tmp_path / "bs"
+    got = image_store.import_image(str(qcow2), str(bs), "x", "qcow2")
+    image_store.delete_image(got["path"])
+    assert not os.path.exists(os.path.dirname(got["path"]))
+    image_store.delete_image(got["path"])          # twice is fine
+    total, available = image_store.capacity(str(bs))
+    assert total >= available > 0
+    with pytest.raises(StorageError, match="directory not found"):
+        image_store.capacity(str(tmp_path / "nowhere"))
+
+
+# -- local primary storage -----------------------------------------------------
+
+def test_layout(tmp_path):
+    r = str(tmp_path)
+    assert local.image_cache_path(r, "i", "qcow2") == f"{r}/imagecache/template/i/i.qcow2"
+    assert local.root_volume_path(r, "vm", "v") == f"{r}/rootVolumes/vm/v.qcow2"
+    assert local.data_volume_path(r, "v") == f"{r}/dataVolumes/v/v.qcow2"
+    assert local.snapshot_path(r, "v", "s") == f"{r}/snapshots/v/s.qcow2"
+    with pytest.raises(StorageError, match="invalid name"):
+        local.data_volume_path(r, "../etc")
+
+
+def test_image_cache_is_copied_once_and_checked(tmp_path, qcow2):
+    r = str(tmp_path / "ps")
+    md5 = digest(qcow2, "md5")
+    path = local.ensure_image_cache(r, "img", "qcow2", str(qcow2), md5sum=md5)
+    assert path == local.image_cache_path(r, "img", "qcow2")
+    assert digest(path, "md5") == md5
+    inode = os.stat(path).st_ino
+    assert local.ensure_image_cache(r, "img", "qcow2", str(qcow2), md5sum=md5) == path
+    assert os.stat(path).st_ino == inode                     # reused, not copied again
+
+    bad = local.image_cache_path(r, "bad", "qcow2")
+    with pytest.raises(StorageError, match="damaged: md5"):
+        local.ensure_image_cache(r, "bad", "qcow2", str(qcow2), md5sum="0" * 32)
+    assert not os.path.exists(bad)
+    assert [f for f in leftovers(os.path.dirname(bad)) if not f.endswith(".lock")] == []
+    local.delete_image_cache(r, "img", "qcow2")
+    assert not os.path.exists(os.path.dirname(path))
+
+
+def _ensure_in_child(r, src, log):
+    from backend.storage import local as child_local
+    original = child_local._copy
+
+    def counting_copy(*args):
+        with open(log, "a") as f:
+            f.write("copy\n")
+        time.sleep(0.3)                                       # hold the lock a while
+        return original(*args)
+
+    child_local._copy = counting_copy
+    child_local.ensure_image_cache(r, "img", "qcow2", src)
+
+
+def test_image_cache_concurrent_processes_copy_once(tmp_path, qcow2):
+    r, log = str(tmp_path / "ps"), str(tmp_path / "copies.log")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_ensure_in_child, args=(r, str(qcow2), log)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert open(log).read() == "copy\n"
+    cache = local.image_cache_path(r, "img", "qcow2")
+    assert open(cache, "rb").read() == qcow2.read_bytes()
+
+
+def test_root_volume_backed_by_cache(tmp_path, qcow2, raw_file):
+    r = str(tmp_path / "ps")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    vol = local.create_root_volume(r, "vm1", "root1", cache)
+    assert vol == local.root_volume_path(r, "vm1", "root1")
+    found = qemu_img.info(vol)
+    assert (found["format"], found["backingFile"], found["backingFormat"]) == ("qcow2", cache, "qcow2")
+    assert found["virtualSize"] == 4 * MiB
+    assert qemu_img.compare(vol, cache)
+
+    grown = local.create_root_volume(r, "vm2", "root2", cache, size=16 * MiB)
+    assert qemu_img.info(grown)["virtualSize"] == 16 * MiB
+    kept = local.create_root_volume(r, "vm3", "root3", cache, size=MiB)   # never shrinks
+    assert qemu_img.info(kept)["virtualSize"] == 4 * MiB
+
+    raw_cache = local.ensure_image_cache(r, "rawimg", "raw", str(raw_file))
+    from_raw = local.create_root_volume(r, "vm4", "root4", raw_cache)
+    assert qemu_img.info(from_raw)["backingFormat"] == "raw"
+    assert content(from_raw, tmp_path) == raw_file.read_bytes()
+
+    local.delete_volume(vol)
+    local.delete_volume(vol)                                              # absent: fine
+    assert not os.path.exists(os.path.dirname(vol))
+    assert os.path.exists(cache)
+
+
+@needs_qemu_io
+def test_data_volume_snapshots_merge_out_without_losing_data(tmp_path):
+    r = str(tmp_path / "ps")
+    vol = local.data_volume_path(r, "v")
+    local.create_empty_volume(vol, 4 * MiB)
+    write(vol, 0, MiB, 0xaa)
+    s1 = local.snapshot(vol, local.snapshot_path(r, "v", "s1"))
+    assert s1 == vol
+    s1 = local.snapshot_path(r, "v", "s1")
+    write(vol, MiB, MiB, 0xbb)
+    s2 = local.snapshot_path(r, "v", "s2")
+    local.snapshot(vol, s2)
+    write(vol, 0, 512 * 1024, 0xcc)
+    expected = b"\xcc" * (512 * 1024) + b"\xaa" * (512 * 1024) + b"\xbb" * MiB + b"\0" * 2 * MiB
+    assert content(vol, tmp_path) == expected
+    assert qemu_img.info(vol)["backingChain"] == [s2, s1]
+    # Each snapshot still shows the volume as it was.
+    assert content(s1, tmp_path) == b"\xaa" * MiB + b"\0" * 3 * MiB
+    assert content(s2, tmp_path) == b"\xaa" * MiB + b"\xbb" * MiB + b"\0" * 2 * MiB
+
+    local.delete_snapshot(vol, s1)                                   # the middle of the chain
+    assert qemu_img.info(vol)["backingChain"] == [s2]
+    assert content(vol, tmp_path) == expected
+    assert content(s2, tmp_path) == b"\xaa" * MiB + b"\xbb" * MiB + b"\0" * 2 * MiB
+    local.delete_snapshot(vol, s2)                                   # the last one
+    assert qemu_img.info(vol)["backingChain"] == []
+    assert content(vol, tmp_path) == expected
+    assert not os.path.exists(os.path.dirname(s2))
+    local.delete_snapshot(vol, s2)                                   # twice is fine
+
+
+@needs_qemu_io
+def test_root_volume_snapshot_never_writes_the_cache(tmp_path, qcow2):
+    r = str(tmp_path / "ps")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    cache_sum = local.checksum(cache)
+    vol = local.create_root_volume(r, "vm", "root", cache)
+    write(vol, 2 * MiB, MiB, 0x44)
+    s = local.snapshot_path(r, "root", "s")
+    local.snapshot(vol, s)
+    write(vol, 0, 4096, 0x55)
+    expected = content(vol, tmp_path)
+    assert qemu_img.info(vol)["backingChain"] == [s, cache]
+    local.delete_snapshot(vol, s)
+    assert qemu_img.info(vol)["backingChain"] == [cache]
+    assert content(vol, tmp_path) == expected
+    assert expected[:4096] == b"\x55" * 4096 and expected[2 * MiB:3 * MiB] == b"\x44" * MiB
+    assert local.checksum(cache) == cache_sum
+
+
+def test_snapshot_failures_keep_the_volume(tmp_path):
+    r = str(tmp_path / "ps")
+    vol = local.data_volume_path(r, "v")
+    local.create_empty_volume(vol, MiB)
+    before = local.checksum(vol)
+    taken = local.snapshot_path(r, "v", "s")
+    os.makedirs(os.path.dirname(taken))
+    open(taken, "w").close()
+    with pytest.raises(StorageError, match="already exists"):
+        local.snapshot(vol, taken)
+    assert local.checksum(vol) == before and qemu_img.info(vol)["backingFile"] is None
+    os.unlink(taken)
+
+    # An attempt that stopped after the link: the stray name is dropped and the snapshot made.
+    os.link(vol, taken)
+    local.snapshot(vol, taken)
+    assert qemu_img.info(vol)["backingChain"] == [taken]
+    assert not os.path.samefile(vol, taken)
+    with pytest.raises(StorageError, match="it is the volume itself"):
+        local.delete_snapshot(vol, vol)
+
+
+def test_delete_snapshot_finishes_an_interrupted_merge(tmp_path):
+    r = str(tmp_path / "ps")
+    vol = local.data_volume_path(r, "v")
+    local.create_empty_volume(vol, MiB)
+    s1, s2 = local.snapshot_path(r, "v", "s1"), local.snapshot_path(r, "v", "s2")
+    local.snapshot(vol, s1)
+    local.snapshot(vol, s2)
+    # s1 still backs s2: it can not be dropped outside the chain.
+    qemu_img.rebase(vol, None, unsafe=False)          # vol no longer reads s2 (nor s1)
+    with pytest.raises(StorageError, match="is backed by it"):
+        local.delete_snapshot(vol, s1)
+    other = local.data_volume_path(r, "w")
+    local.create_empty_volume(other, MiB)
+    with pytest.raises(StorageError, match="not a snapshot of"):
+        local.delete_snapshot(other, s2)              # someone else's: never removed
+    local.delete_snapshot(vol, s2)                    # merged already: just removed
+    assert not os.path.exists(s2)
+    local.delete_snapshot(vol, s1)
+    assert not os.path.exists(os.path.dirname(s1))
+
+
+@needs_qemu_io
+def test_snapshot_refuses_a_volume_in_use(tmp_path):
+    r = str(tmp_path / "ps")
+    vol = local.data_volume_path(r, "v")
+    local.create_empty_volume(vol, MiB)
+    s0 = local.snapshot_path(r, "v", "s0")
+    local.snapshot(vol, s0)
+    holder = subprocess.Popen(["qemu-io", "-f", "qcow2", vol], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        # Its prompt means the image is open and locked. (Polling with qemu-img
+        # instead would race: qemu-io can not lock what qemu-img holds that moment.)
+        seen = b""
+        while b"qemu-io>" not in seen:
+            chunk = os.read(holder.stdout.fileno(), 4096)
+            assert chunk, seen
+            seen += chunk
+        with pytest.raises(StorageError, match="lock"):
+            local.snapshot(vol, local.snapshot_path(r, "v", "s"))
+        assert qemu_img.info(vol)["format"] == "qcow2"        # reading never takes the lock
+        with pytest.raises(StorageError, match="lock"):
+            qemu_img.info(vol, force_share=False)
+        with pytest.raises(StorageError, match="lock"):
+            local.delete_snapshot(vol, s0)
+    finally:
+        holder.communicate(b"quit\n", timeout=5)
+    assert not os.path.exists(local.snapshot_path(r, "v", "s"))
+    assert qemu_img.info(vol)["backingChain"] == [s0]
+    local.delete_snapshot(vol, s0)                    # fine once the holder is gone
+
+
+def test_capacity_and_checksum(tmp_path, raw_file):
+    total, available = local.capacity(str(tmp_path))
+    assert total >= available > 0
+    assert local.checksum(str(raw_file)) == digest(raw_file, "sha256")
+    with pytest.raises(StorageError, match="file not found"):
+        local.checksum(str(tmp_path / "missing"))
