@@ -20,3 +20,23 @@ def connected(ctx, host_uuid):
         status = host["status"] if host else "gone"
         raise operr(f"host[uuid:{host_uuid}] is {status}; reconnect it with ReconnectHost")
     return host
+
+
+def plug_networks(ctx, host, vm_uuid):
+    """Make the bridges the VM's NICs need on its host (first use creates them).
+
+    Simulated hosts need none (the test driver plugs nothing); a remote host's
+    bridges are made on that host, which this embedded backend can not reach yet.
+    """
+    from ..network.bridge import BridgeError, ensure
+    from .vm_spec import networks_of
+
+    uri = host["libvirtUri"] or ""
+    if not uri.startswith("qemu:///"):
+        return
+    for l2 in networks_of(ctx, vm_uuid):
+        try:
+            ensure(l2)
+        except BridgeError as e:
+            raise operr(f"cannot prepare the network of L2[uuid:{l2['uuid']}] on "
+                        f"host[uuid:{host['uuid']}]: {e}") from None

@@ -212,6 +212,7 @@ def _build(ctx, vm_uuid, image, host, ps, volumes, strategy):
                                                     "actualSize": _actual(real)})
     if strategy == "JustCreate":
         return
+    hosts.plug_networks(ctx, host, vm_uuid)
     drv.define(domain_xml(vm_spec.domain_spec(ctx, vm_uuid)))
     if strategy == "InstantStart":
         drv.start(vm_uuid)
@@ -269,16 +270,12 @@ def start_vm(ctx, p):
             or host["availableCpuCapacity"] < vm["cpuNum"]):
         raise operr(f"host[uuid:{host['uuid']}] has not enough free CPU or memory for the "
                     f"VM[uuid:{uuid}] (local storage ties the VM to this host)")
-    vm_state.claim(ctx, uuid, "StartVmInstance", "Starting")
-    drv = hosts.driver(ctx, host)
-    try:
+    with vm_state.transition(ctx, uuid, "StartVmInstance", "Starting", "Running", "start"):
         _ensure_volumes(ctx, uuid, host)
+        hosts.plug_networks(ctx, host, uuid)
+        drv = hosts.driver(ctx, host)
         drv.define(domain_xml(vm_spec.domain_spec(ctx, uuid)))
         drv.start(uuid)
-    except (StorageError, hypervisor.HypervisorError) as e:
-        vm_state.set_state(ctx, uuid, vm["state"])
-        raise operr(f"failed to start the VM[uuid:{uuid}]: {e}") from None
-    vm_state.set_state(ctx, uuid, "Running", lastHostUuid=host["uuid"])
     return common.inventory(ctx, "VmInstanceVO", uuid)
 
 
@@ -300,27 +297,17 @@ def _ensure_volumes(ctx, vm_uuid, host):
 
 def stop_vm(ctx, p):
     uuid = p["uuid"]
-    vm = vm_state.claim(ctx, uuid, "StopVmInstance", "Stopping")
-    host = ctx.store.get("HostVO", vm["hostUuid"])
-    try:
+    with vm_state.transition(ctx, uuid, "StopVmInstance", "Stopping", "Stopped", "stop") as vm:
+        host = ctx.store.get("HostVO", vm["hostUuid"])
         hosts.driver(ctx, host).stop(uuid, force=p["type"] == "cold")
-    except hypervisor.HypervisorError as e:
-        vm_state.set_state(ctx, uuid, vm["state"])
-        raise operr(f"failed to stop the VM[uuid:{uuid}]: {e}") from None
-    vm_state.set_state(ctx, uuid, "Stopped")
     return common.inventory(ctx, "VmInstanceVO", uuid)
 
 
 def reboot_vm(ctx, p):
     uuid = p["uuid"]
-    vm = vm_state.claim(ctx, uuid, "RebootVmInstance", "Rebooting")
-    host = ctx.store.get("HostVO", vm["hostUuid"])
-    try:
-        hosts.driver(ctx, host).reboot(uuid)
-    except hypervisor.HypervisorError as e:
-        vm_state.set_state(ctx, uuid, "Running")
-        raise operr(f"failed to reboot the VM[uuid:{uuid}]: {e}") from None
-    vm_state.set_state(ctx, uuid, "Running")
+    with vm_state.transition(ctx, uuid, "RebootVmInstance", "Rebooting", "Running",
+                             "reboot") as vm:
+        hosts.driver(ctx, ctx.store.get("HostVO", vm["hostUuid"])).reboot(uuid)
     return common.inventory(ctx, "VmInstanceVO", uuid)
 
 
@@ -329,21 +316,17 @@ def destroy_vm(ctx, p):
     vm = ctx.store.get("VmInstanceVO", uuid)
     if vm is None or vm["state"] == "Destroyed":
         return None
-    vm_state.claim(ctx, uuid, "DestroyVmInstance", "Destroying")
-    host = ctx.store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
-    if host is not None:
-        try:
+    with vm_state.transition(ctx, uuid, "DestroyVmInstance", "Destroying", "Destroyed",
+                             "destroy"):
+        host = ctx.store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
+        if host is not None:
             drv = hosts.driver(ctx, host)
             drv.destroy(uuid)
             drv.undefine(uuid)
-        except hypervisor.HypervisorError as e:
-            vm_state.set_state(ctx, uuid, vm["state"])
-            raise operr(f"failed to destroy the VM[uuid:{uuid}]: {e}") from None
-    with ctx.store.transaction():
-        # Data volumes stay, detached; the root volume waits for expunge.
-        ctx.store.conn.execute("UPDATE VolumeVO SET vmInstanceUuid = NULL, deviceId = NULL "
-                               "WHERE vmInstanceUuid = ? AND type = 'Data'", (uuid,))
-    vm_state.set_state(ctx, uuid, "Destroyed")
+        with ctx.store.transaction():
+            # Data volumes stay, detached; the root volume waits for expunge.
+            ctx.store.conn.execute("UPDATE VolumeVO SET vmInstanceUuid = NULL, deviceId = NULL "
+                                   "WHERE vmInstanceUuid = ? AND type = 'Data'", (uuid,))
     return None
 
 

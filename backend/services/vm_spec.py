@@ -2,6 +2,7 @@
 records (handed to the one pure XML function of the hypervisor layer)."""
 
 from ..errors import operr
+from ..network.bridge import bridge_name
 from . import config, tags
 
 ISO_TAG = "iso::{uuid}"
@@ -61,12 +62,6 @@ def _why_no_host(ctx, p, l3_uuids):
             f"[{', '.join(l3_uuids)}] (AttachL2NetworkToCluster) and to local primary storage")
 
 
-def bridge_name(l2):
-    """br_eth1 for a flat network on eth1, br_eth1_10 for its VLAN 10 (SPEC §9)."""
-    name = f"br_{l2['physicalInterface']}"
-    return f"{name}_{l2['vlan']}" if l2["vlan"] is not None else name
-
-
 def boot_order(ctx, vm_uuid):
     """The bootOrder:: tag if set; else HardDisk, then CdRom when an ISO is attached."""
     found = tags.values_of(ctx.store, vm_uuid, BOOT_TAG)
@@ -95,7 +90,7 @@ def domain_spec(ctx, vm_uuid):
                           "l2 ON l2.uuid = l3.l2NetworkUuid WHERE n.vmInstanceUuid = ? ORDER BY "
                           "n.deviceId", (vm_uuid,)):
         nics.append({"mac": nic["mac"], "deviceId": nic["deviceId"],
-                     "bridge": bridge_name(nic)})
+                     "bridge": bridge_name(dict(nic))})
     iso = attached_iso(ctx, vm_uuid)
     cdrom = None
     if iso:
@@ -107,3 +102,11 @@ def domain_spec(ctx, vm_uuid):
             "volumes": volumes, "nics": nics, "cdrom": {"path": cdrom},
             "bootOrder": boot_order(ctx, vm_uuid),
             "console": config.value(store, "kvm", "vm.consoleMode")}
+
+
+def networks_of(ctx, vm_uuid):
+    """The L2 networks the VM's NICs plug into."""
+    return [dict(r) for r in ctx.store.rows(
+        "SELECT DISTINCT l2.* FROM VmNicVO n JOIN L3NetworkVO l3 ON l3.uuid = n.l3NetworkUuid "
+        "JOIN L2NetworkVO l2 ON l2.uuid = l3.l2NetworkUuid WHERE n.vmInstanceUuid = ?",
+        (vm_uuid,))]

@@ -45,6 +45,38 @@ def claim(ctx, uuid, operation, to_state=None):
     return vm
 
 
+class transition:
+    """``with transition(ctx, uuid, "StopVmInstance", "Stopping", "Stopped", "stop") as vm:``
+
+    Claims the VM (its state must allow the operation) and shows ``during``
+    while the body talks to the host; then ``after``. If the body fails, the
+    VM gets its previous state back: never left Starting or Stopping. A host
+    or storage failure becomes a SYS.1006 naming what failed.
+    """
+
+    def __init__(self, ctx, uuid, operation, during, after, verb):
+        self.ctx, self.uuid, self.operation = ctx, uuid, operation
+        self.during, self.after, self.verb = during, after, verb
+        self.vm = None
+
+    def __enter__(self):
+        self.vm = claim(self.ctx, self.uuid, self.operation, self.during)
+        return self.vm
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            if self.after:
+                set_state(self.ctx, self.uuid, self.after)
+            return False
+        set_state(self.ctx, self.uuid, self.vm["state"])
+        from ..hypervisor import HypervisorError
+        from ..storage import StorageError
+
+        if isinstance(exc, (HypervisorError, StorageError)):
+            raise operr(f"failed to {self.verb} the VM[uuid:{self.uuid}]: {exc}") from None
+        return False
+
+
 def set_state(ctx, uuid, state, **columns):
     from .host import recount
 

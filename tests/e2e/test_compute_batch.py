@@ -35,11 +35,12 @@ CreateL3Network name=l3 l2NetworkUuid={L2} resourceUuid={L3}
 AddIpRange l3NetworkUuid={L3} name=r1 startIp=10.0.0.10 endIp=10.0.0.20 \\
     netmask=255.255.255.0 gateway=10.0.0.1
 AddDnsToL3Network l3NetworkUuid={L3} dns=10.0.0.2
-CreateVmInstance name=vm1 instanceOfferingUuid={OFFERING} imageUuid={IMAGE} \\
-    l3NetworkUuids={L3} hostUuid={HOST1} resourceUuid={VM1} systemTags=hostname::web1
+# the static address first: random allocation could take it otherwise
 CreateVmInstance name=vm2 instanceOfferingUuid={OFFERING} imageUuid={IMAGE} \\
     l3NetworkUuids={L3} strategy=CreateStopped resourceUuid={VM2} \\
     systemTags=staticIp::{L3}::10.0.0.15
+CreateVmInstance name=vm1 instanceOfferingUuid={OFFERING} imageUuid={IMAGE} \\
+    l3NetworkUuids={L3} hostUuid={HOST1} resourceUuid={VM1} systemTags=hostname::web1
 CreateVmInstance name=vm3 instanceOfferingUuid={OFFERING} imageUuid={IMAGE} \\
     l3NetworkUuids={L3} strategy=JustCreate resourceUuid={VM3} dataDiskOfferingUuids={DISK}
 CreateDataVolume name=data1 diskOfferingUuid={DISK} resourceUuid={DATA}

@@ -1,0 +1,1 @@
+"""Host networking: the Linux bridges VM NICs plug into (SPEC §9)."""
