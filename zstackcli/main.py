@@ -7,43 +7,10 @@ catalogue, the parser and sqlite3, never prompt_toolkit or Pygments.
 import os
 import sys
 
-from . import __version__, status
+from . import status
 from .i18n import choose, t
-from .output import FORMATS, write_error
-
-
-# Options whose next word is their value, not the verb.
-OPTIONS_WITH_VALUE = ("-o", "--output", "-f", "--file", "--lang", "--complete", "--completions")
-
-
-def build_parser():
-    import argparse
-
-    class Parser(argparse.ArgumentParser):
-        def error(self, message):          # a bad option is a CLI error: status 1, not 2
-            self.print_usage(sys.stderr)
-            self.exit(status.CLI_ERROR, f"{self.prog}: error: {message}\n")
-
-    p = Parser(
-        prog="zstack-cli",
-        description="An interactive shell for a small KVM cloud, speaking ZStack's API.",
-        epilog="Without a command and with a terminal on stdin, opens the >>> shell; "
-               "with stdin from a pipe, runs its lines. Exit status: 0 success, 1 CLI error, "
-               "3 API error, 130 interrupted.")
-    p.add_argument("-o", "--output", choices=FORMATS, default="json",
-                   help="reply format (default json)")
-    p.add_argument("-f", "--file", metavar="FILE",
-                   help="run the commands in FILE, one per line ('-' for stdin)")
-    p.add_argument("--keep-going", action="store_true",
-                   help="batch: go on after a failure; exit with the first failure's status")
-    p.add_argument("--lang", choices=("en", "zh"), help="language of messages")
-    p.add_argument("--version", action="version", version=f"zstack-cli {__version__}")
-    p.add_argument("--completions", metavar="SHELL", choices=("bash",),
-                   help="print the completion script for SHELL (bash)")
-    p.add_argument("--complete", metavar="LINE", help=argparse.SUPPRESS)
-    p.add_argument("command", nargs="*", metavar="Verb key=value",
-                   help="one command to run, e.g. QueryZone name=zone1")
-    return p
+from .options import build_parser, split_argv
+from .output import write_error
 
 
 def main(argv=None):
@@ -68,20 +35,8 @@ def main(argv=None):
         return status.CLI_ERROR
 
 
-def _split_argv(argv):
-    """Options before the verb are ours; everything from the verb on is the
-    command, even words that look like options."""
-    for i, word in enumerate(argv):
-        if not word.startswith("-"):
-            previous = argv[i - 1] if i else ""
-            if previous in OPTIONS_WITH_VALUE:
-                continue
-            return argv[:i], argv[i:]
-    return argv, []
-
-
 def _main(argv):
-    options, command = _split_argv(argv)
+    options, command = split_argv(argv)
     args = build_parser().parse_args(options)
     choose(args.lang)
     if args.complete is not None:
@@ -89,7 +44,7 @@ def _main(argv):
 
         return run(args.complete)
     if args.completions:
-        from .shellcomplete import SCRIPTS
+        from .shellscripts import SCRIPTS
 
         sys.stdout.write(SCRIPTS[args.completions])
         return status.OK

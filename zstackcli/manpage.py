@@ -17,7 +17,7 @@ def _esc(text):
 
 
 def _options():
-    from .main import build_parser
+    from .options import build_parser
 
     lines = []
     for action in build_parser()._actions:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zstackcli.shellcomplete import SCRIPTS, complete_line
+from zstackcli.shellcomplete import complete_line
+from zstackcli.shellscripts import SCRIPTS
 
 ROOT = Path(__file__).resolve().parents[2]
 

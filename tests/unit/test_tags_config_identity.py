@@ -3,7 +3,6 @@ backend door ``Backend.call``."""
 import re
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from tests.replies import err, ok
 
