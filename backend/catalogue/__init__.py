@@ -4,10 +4,10 @@ Importing this package loads declarations only (no services, no SQLite, no
 libvirt), so the shell can read it for help and completion at no cost.
 """
 
-from . import config, host, identity, network, offering, storage, tag, vm, zone
+from . import config, host, identity, netservice, network, offering, storage, tag, vm, zone
 from .model import Api, Param, Resource, Text  # noqa: F401  (the vocabulary, for readers)
 
-_AREAS = (zone, host, storage, offering, network, vm, tag, config, identity)
+_AREAS = (zone, host, storage, offering, network, netservice, vm, tag, config, identity)
 
 APIS = {api.name: api for area in _AREAS for api in area.APIS}
 RESOURCES = {res.name: res for area in _AREAS for res in area.RESOURCES}

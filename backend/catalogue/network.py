@@ -23,6 +23,8 @@ RESOURCES = (
                                  many=False),
                         Relation("dns", "L3NetworkDnsVO", "uuid", "l3NetworkUuid", pluck="dns"),
                         Relation("ipRanges", "IpRangeVO", "uuid", "l3NetworkUuid", expand=True),
+                        Relation("networkServices", "NetworkServiceL3NetworkRefVO", "uuid",
+                                 "l3NetworkUuid", expand=True),
                         Relation("vmNic", "VmNicVO", "uuid", "l3NetworkUuid")),
              columns=("uuid", "name", "l2NetworkUuid", "state", "dns", "zoneUuid")),
     Resource("L3NetworkDnsVO", (Field("l3NetworkUuid"), Field("dns"), CREATE_DATE),

@@ -1,6 +1,6 @@
 """Run the benchmarks and print a summary table; exit 1 if any target is missed.
 
-    .venv/bin/python tests/perf/run.py              # all three
+    .venv/bin/python tests/perf/run.py              # all four
     .venv/bin/python tests/perf/run.py query batch  # some of them
 
 Each benchmark runs in its own process (so each one's peak RSS is its own) and hands its
@@ -19,7 +19,8 @@ sys.path.insert(0, str(HERE))
 
 from _perf import PYTHON, RESULTS_ENV, fmt, mib  # noqa: E402
 
-BENCHES = {"startup": "bench_startup.py", "batch": "bench_batch.py", "query": "bench_query.py"}
+BENCHES = {"startup": "bench_startup.py", "batch": "bench_batch.py", "query": "bench_query.py",
+           "vms": "bench_vms.py"}
 
 
 def _table(records):

@@ -8,6 +8,7 @@ To change the schema, add ``mNNNN_what.py`` with ``up(db)`` (``db`` is a
 STEPS = (
     "m0001_initial",
     "m0002_compute",
+    "m0003_network_services",
 )
 
 LATEST = len(STEPS)

@@ -1,0 +1,81 @@
+"""Attaching network services of providers to L3 networks (SPEC §9)."""
+
+from ..errors import argerr, operr
+from . import common
+from .clock import now
+
+
+def _provider(store, key):
+    """A provider named by its uuid or its type (Flat, VirtualRouter)."""
+    row = store.row("SELECT * FROM NetworkServiceProviderVO WHERE uuid = ? OR type = ?",
+                    (key, key))
+    if row is None:
+        names = ", ".join(r[0] for r in store.rows("SELECT type FROM NetworkServiceProviderVO"))
+        raise argerr(f"no network service provider[{key}] found; providers are [{names}] "
+                     f"(by type or uuid)")
+    return row
+
+
+def _requests(store, services):
+    """{provider: [types]} -> [(provider row, type)], each type checked."""
+    out = []
+    for key, types in services.items():
+        if isinstance(types, str):
+            types = [types]
+        if not isinstance(types, (list, tuple)) or not all(isinstance(t, str) for t in types):
+            raise argerr(f"networkServices[{key}] must be a list of service types")
+        provider = _provider(store, str(key))
+        offered = {r[0] for r in store.rows("SELECT type FROM NetworkServiceTypeVO WHERE "
+                                            "networkServiceProviderUuid = ?",
+                                            (provider["uuid"],))}
+        for kind in types:
+            if kind not in offered:
+                raise argerr(f"the network service provider[{provider['type']}] does not "
+                             f"provide the service[{kind}]; it provides "
+                             f"[{', '.join(sorted(offered))}]")
+            out.append((provider, kind))
+    return out
+
+
+def attach(ctx, p):
+    store = ctx.store
+    l3 = p["l3NetworkUuid"]
+    wanted = _requests(store, p["networkServices"])
+    with store.transaction():
+        for provider, kind in wanted:
+            if store.row("SELECT 1 FROM NetworkServiceL3NetworkRefVO WHERE l3NetworkUuid = ? AND "
+                         "networkServiceType = ?", (l3, kind)):
+                raise operr(f"there has been a network service[{kind}] attached to L3 "
+                            f"network[uuid:{l3}]")
+            store.insert("NetworkServiceL3NetworkRefVO", {
+                "l3NetworkUuid": l3, "networkServiceProviderUuid": provider["uuid"],
+                "networkServiceType": kind, "createDate": now()})
+    _services_changed(ctx, l3)
+    return common.inventory(ctx, "L3NetworkVO", l3)
+
+
+def detach(ctx, p):
+    store = ctx.store
+    l3 = p["l3NetworkUuid"]
+    with store.transaction():
+        for provider, kind in _requests(store, p["networkServices"]):
+            store.conn.execute("DELETE FROM NetworkServiceL3NetworkRefVO WHERE l3NetworkUuid = ? "
+                               "AND networkServiceProviderUuid = ? AND networkServiceType = ?",
+                               (l3, provider["uuid"], kind))
+    _services_changed(ctx, l3)
+    return common.inventory(ctx, "L3NetworkVO", l3)
+
+
+def provider_of(store, l3_uuid, kind):
+    """The type of the provider giving ``kind`` (DHCP, Userdata...) on an L3, or None."""
+    row = store.row("SELECT p.type FROM NetworkServiceL3NetworkRefVO r JOIN "
+                    "NetworkServiceProviderVO p ON p.uuid = r.networkServiceProviderUuid WHERE "
+                    "r.l3NetworkUuid = ? AND r.networkServiceType = ?", (l3_uuid, kind))
+    return row[0] if row else None
+
+
+def _services_changed(ctx, l3_uuid):
+    """The Flat DHCP and userdata servers of the L3 follow its services."""
+    from .flat import sync_l3
+
+    sync_l3(ctx, l3_uuid)
