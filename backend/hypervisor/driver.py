@@ -82,6 +82,21 @@ def close_all():
                 conn.close()
 
 
+def _retry_tray(action, seconds=5.0):
+    """QEMU refuses a media change while the tray is still moving from the
+    last one ("Tray of device ... is not open"); it settles within moments."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return action()
+        except libvirt.libvirtError as e:
+            if "Tray of device" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 class HostDriver:
     """A real libvirt host (``qemu:///system``, ``qemu+ssh://root@ip/system``).
 
@@ -132,6 +147,12 @@ class HostDriver:
 
     def local_path(self, path):
         """Where a path of the host's filesystem is on this machine."""
+        scheme, _, rest = self.uri.partition("://")
+        if "+" in scheme or rest.split("/", 1)[0]:
+            # qemu+ssh://host/system: its files are on that host. Acting on the same
+            # path here would touch this machine's files instead, so refuse.
+            raise HypervisorError(f"the files of the remote host {self.uri} can not be reached "
+                                  f"from this machine yet (needs the host agent on that host)")
         if not self.fs_root:
             return path
         clean = os.path.normpath("/" + str(path).lstrip("/"))
@@ -269,7 +290,7 @@ class HostDriver:
             dom = self._domain(conn, name)
             if dom.isActive():
                 # Live, QEMU only swaps the media: the drive keeps its boot order.
-                dom.updateDeviceFlags(cdrom_xml, _AFFECT_LIVE | _MODIFY_FORCE)
+                _retry_tray(lambda: dom.updateDeviceFlags(cdrom_xml, _AFFECT_LIVE | _MODIFY_FORCE))
             if dom.isPersistent():
                 # In the definition libvirt replaces the whole drive with the
                 # given XML, which would drop its <boot order>: send the

@@ -111,6 +111,12 @@ def remove_host(ctx, uuid, mode):
     store = ctx.store
     if store.get("HostVO", uuid) is None:
         return None
+    if mode == "Enforcing":
+        # VMs first: their data volumes become detached volumes of this host,
+        # which go below with the others (never left without a host or a file).
+        for vm in store.rows("SELECT uuid FROM VmInstanceVO WHERE hostUuid = ? ORDER BY rowid",
+                             (uuid,)):
+            remove_vm(ctx, vm["uuid"])
     volumes = store.rows("SELECT v.uuid, v.name FROM VolumeVO v JOIN LocalStorageResourceRefVO r"
                          " ON r.resourceUuid = v.uuid WHERE r.hostUuid = ? AND v.vmInstanceUuid"
                          " IS NULL", (uuid,))

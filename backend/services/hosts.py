@@ -11,7 +11,22 @@ def driver(ctx, host):
 
 def local_path(ctx, host, path):
     """The real path on this machine of ``path`` on ``host``."""
-    return driver(ctx, host).local_path(path)
+    try:
+        return driver(ctx, host).local_path(path)
+    except hypervisor.HypervisorError as e:
+        raise operr(str(e)) from None
+
+
+def discard_file(ctx, host, path):
+    """Best effort: delete a volume or snapshot file of a host that is going away
+    or whose record is. A file already gone, or a host out of reach, must not
+    keep the records alive."""
+    from ..storage import StorageError, local
+
+    try:
+        local.delete_volume(driver(ctx, host).local_path(path))
+    except (StorageError, hypervisor.HypervisorError):
+        pass
 
 
 def connected(ctx, host_uuid):

@@ -96,6 +96,13 @@ def _refuse_if_nics(ctx, column, uuid, what, mode):
     with ctx.store.transaction():
         for nic in nics:
             ctx.store.delete("VmNicVO", nic["uuid"])
+        # A VM that lost the NIC of its default network defaults to its next NIC's network.
+        for vm_uuid in {n["vmInstanceUuid"] for n in nics}:
+            ctx.store.conn.execute(
+                "UPDATE VmInstanceVO SET defaultL3NetworkUuid = (SELECT l3NetworkUuid FROM "
+                "VmNicVO WHERE vmInstanceUuid = ?1 ORDER BY deviceId LIMIT 1) WHERE uuid = ?1 "
+                "AND defaultL3NetworkUuid NOT IN (SELECT l3NetworkUuid FROM VmNicVO WHERE "
+                "vmInstanceUuid = ?1)", (vm_uuid,))
 
 
 def _add_range(ctx, p, start, end, netmask, gateway, cidr):

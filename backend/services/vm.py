@@ -8,8 +8,8 @@ and the records are removed, so a failed create leaves nothing behind.
 """
 
 from .. import hypervisor
-from ..hypervisor.domain import disk_xml, domain_xml
-from ..errors import argerr, operr
+from ..hypervisor.domain import domain_xml
+from ..errors import ApiError, argerr, operr
 from ..storage import StorageError, local
 from . import common, config, hosts, image as images, ipam, tags, vm_spec, vm_state
 from .clock import new_uuid, now
@@ -97,7 +97,8 @@ def create_vm(ctx, p):
     records = _record(ctx, p, vm_uuid, image, offering, host, ps, default_l3, root_size,
                       data_offerings, system_tags, static, is_iso)
     try:
-        _build(ctx, vm_uuid, image, host, ps, records, strategy)
+        if strategy != "JustCreate":    # JustCreate: records only; the first start builds
+            _build(ctx, vm_uuid, image, host, ps, records, strategy)
     except BaseException as e:
         _undo_create(ctx, vm_uuid, host, records)
         if isinstance(e, (StorageError, hypervisor.HypervisorError)):
@@ -237,7 +238,13 @@ def _undo_create(ctx, vm_uuid, host, volumes):
             local.delete_volume(drv.local_path(row["installPath"]))
     except (StorageError, hypervisor.HypervisorError):
         pass
-    _delete_records(ctx, vm_uuid)
+    with ctx.store.transaction():
+        # The data volumes made for it go too (_delete_records would only detach them).
+        for row in volumes:
+            if row["type"] == "Data":
+                release(ctx, row["uuid"])
+                ctx.store.delete("VolumeVO", row["uuid"])
+        _delete_records(ctx, vm_uuid)
 
 
 def _delete_records(ctx, vm_uuid):
@@ -324,7 +331,13 @@ def destroy_vm(ctx, p):
             drv.destroy(uuid)
             drv.undefine(uuid)
         with ctx.store.transaction():
-            # Data volumes stay, detached; the root volume waits for expunge.
+            # Data volumes stay, detached; the root volume waits for expunge. One never
+            # made (the VM never started) is again a new volume, made where it is attached.
+            for vol in ctx.store.rows("SELECT uuid FROM VolumeVO WHERE vmInstanceUuid = ? AND "
+                                      "type = 'Data' AND status = 'Creating'", (uuid,)):
+                release(ctx, vol["uuid"])
+                ctx.store.update("VolumeVO", vol["uuid"], {"status": "NotInstantiated",
+                                                           "installPath": None})
             ctx.store.conn.execute("UPDATE VolumeVO SET vmInstanceUuid = NULL, deviceId = NULL "
                                    "WHERE vmInstanceUuid = ? AND type = 'Data'", (uuid,))
     return None
@@ -343,22 +356,37 @@ def expunge_vm(ctx, p):
 
 
 def _expunge(ctx, vm):
-    store = ctx.store
-    host = store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
-    for vol in store.rows("SELECT installPath FROM VolumeVO WHERE vmInstanceUuid = ? AND type = "
-                          "'Root'", (vm["uuid"],)):
-        if host is not None:
-            try:
-                local.delete_volume(hosts.local_path(ctx, host, vol["installPath"]))
-            except StorageError:
-                pass
+    from .volume import remove_volume
+
+    for vol in ctx.store.rows("SELECT uuid FROM VolumeVO WHERE vmInstanceUuid = ? AND type = "
+                              "'Root'", (vm["uuid"],)):
+        remove_volume(ctx, vol["uuid"])     # its file, and its snapshots with their files
     _delete_records(ctx, vm["uuid"])
 
 
 def remove_vm(ctx, uuid, mode=None):
-    """Destroy and expunge (for a cascading delete of its host)."""
-    destroy_vm(ctx, {"uuid": uuid})
+    """Destroy and expunge (for a cascading delete of its host). A host that can
+    not be reached does not keep the VM: that host is leaving the cloud."""
+    try:
+        destroy_vm(ctx, {"uuid": uuid})
+    except ApiError:
+        if not _host_unreachable(ctx, uuid):
+            raise
     vm = ctx.store.get("VmInstanceVO", uuid)
     if vm is not None:
         _expunge(ctx, vm)
+
+
+def _host_unreachable(ctx, vm_uuid):
+    vm = ctx.store.get("VmInstanceVO", vm_uuid)
+    host = ctx.store.get("HostVO", vm["hostUuid"]) if vm and vm["hostUuid"] else None
+    if host is None:
+        return False
+    try:
+        hosts.driver(ctx, host).state(vm_uuid)
+    except hypervisor.HostUnreachable:
+        return True
+    except hypervisor.HypervisorError:
+        pass
+    return False
 

@@ -1,7 +1,7 @@
 """Data volumes and volume snapshots (SPEC §7)."""
 
 from .. import hypervisor
-from ..hypervisor.domain import disk_xml, domain_xml
+from ..hypervisor.domain import disk_xml
 from ..errors import argerr, operr
 from ..storage import StorageError, local
 from . import common, hosts, tags, vm_state
@@ -135,10 +135,7 @@ def remove_volume(ctx, uuid, mode=None):
                            "createDate DESC", (uuid,)):
         _drop_snapshot_files_and_rows(ctx, snap["uuid"], host, merge=False)
     if host is not None and volume["installPath"]:
-        try:
-            local.delete_volume(hosts.local_path(ctx, host, volume["installPath"]))
-        except StorageError:
-            pass
+        hosts.discard_file(ctx, host, volume["installPath"])
     with store.transaction():
         release(ctx, uuid)
         tags.delete_all(store, uuid)
@@ -220,10 +217,7 @@ def _drop_snapshot_files_and_rows(ctx, uuid, host, merge):
         except StorageError as e:
             raise operr(f"failed to delete the snapshot[uuid:{uuid}]: {e}") from None
     elif host is not None:
-        try:
-            local.delete_volume(hosts.local_path(ctx, host, snap["primaryStorageInstallPath"]))
-        except StorageError:
-            pass
+        hosts.discard_file(ctx, host, snap["primaryStorageInstallPath"])
     with store.transaction():
         store.conn.execute("UPDATE VolumeSnapshotVO SET parentUuid = ? WHERE parentUuid = ?",
                            (snap["parentUuid"], uuid))

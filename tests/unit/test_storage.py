@@ -257,7 +257,7 @@ def test_import_http_failures_leave_nothing(tmp_path, qcow2, http_dir):
             image_store.import_image(f"http://127.0.0.1:{port}/d.qcow2", str(bs), "c", "qcow2",
                                      timeout=5)
     with pytest.raises(StorageError) as e:
-        image_store.import_image(f"http://u:secret@127.0.0.1:1/x", str(bs), "d", "qcow2", timeout=5)
+        image_store.import_image("http://u:secret@127.0.0.1:1/x", str(bs), "d", "qcow2", timeout=5)
     assert "secret" not in str(e.value)
     assert leftovers(bs) == []
 
