@@ -1,10 +1,224 @@
 """The Flat network provider: distributed DHCP and userdata (SPEC §9).
 
-Keeps each host's DHCP/metadata servers in step with the records: called
-whenever an L3's services change or a VM on a host starts, stops, moves or goes.
+For each host and each L3 network with Flat DHCP that has VMs on that host,
+the host runs its own DHCP server (dnsmasq in a namespace on the L2 bridge)
+and, with Flat Userdata, a metadata server beside it. This module decides
+what each (host, L3) server must hold from the records and hands that to the
+runtime (backend.network.flat), which applies it incrementally. It is called
+after every change that moves a VM in or out of a host's servers: the VM is
+about to start, stopped, destroyed, expunged, moved; an L3's services
+changed; a host or an L3 network is deleted.
 """
+
+import os
+import sys
+
+from ..errors import operr
+from . import ipam, tags
+from .netservice import provider_of
+
+DHCP_TAG = "flatNetwork::DhcpServer::{ip}::ipUuid::{ipUuid}"
+METADATA_ADDRESS = "169.254.169.254"
+# The states in which a VM's NICs are served: it runs, or is about to.
+SERVED_STATES = ("Starting", "Running", "Rebooting", "Paused", "Stopping", "Migrating",
+                 "VolumeMigrating", "Unknown")
+
+
+def _runtime():
+    from ..network import flat
+
+    return flat
+
+
+def uses_flat_dhcp(store, l3_uuid):
+    return provider_of(store, l3_uuid, "DHCP") == "Flat"
+
+
+def _host_netns(host):
+    """The namespace holding the host's bridges: its own one for a simulated
+    host, this machine's root namespace for a real local one, and None when
+    the host is remote (its servers are made by that host's agent)."""
+    uri = host["libvirtUri"] or ""
+    if uri.startswith("test:"):
+        return _runtime().ensure_host_namespace(host["uuid"])
+    if uri.startswith("qemu:///"):
+        return ""
+    return None
+
+
+def dhcp_server_ip(ctx, l3_uuid):
+    """The L3's DHCP server address: the first free one of its range, taken
+    once and recorded as an inherent tag of the L3 network."""
+    store = ctx.store
+    with store.transaction():
+        found = tags.values_of(store, l3_uuid, DHCP_TAG)
+        if found:
+            return found[0]["ip"]
+        used = ipam.allocate(store, l3_uuid, "FirstAvailableIpAllocatorStrategy", used_for="DHCP")
+        tags.insert(store, "SystemTagVO", "L3NetworkVO", l3_uuid,
+                    f"flatNetwork::DhcpServer::{used['ip']}::ipUuid::{used['uuid']}",
+                    inherent=True)
+        return used["ip"]
+
+
+def release_dhcp_ip(ctx, l3_uuid):
+    """The L3 lost Flat DHCP: its server address goes back to the range."""
+    store = ctx.store
+    with store.transaction():
+        for found in tags.values_of(store, l3_uuid, DHCP_TAG):
+            ipam.release(store, found["ipUuid"])
+        store.conn.execute("DELETE FROM SystemTagVO WHERE resourceUuid = ? AND tag LIKE ?",
+                           (l3_uuid, "flatNetwork::DhcpServer::%"))
+
+
+def dhcp_ip_in_range(ctx, l3_uuid, range_uuid):
+    """Whether the L3's DHCP server address belongs to this IP range."""
+    for found in tags.values_of(ctx.store, l3_uuid, DHCP_TAG):
+        if ctx.store.row("SELECT 1 FROM UsedIpVO WHERE uuid = ? AND ipRangeUuid = ?",
+                         (found["ipUuid"], range_uuid)):
+            return True
+    return False
+
+
+def _endpoint(ctx, host, l3_uuid, host_netns):
+    store = ctx.store
+    l3 = store.get("L3NetworkVO", l3_uuid)
+    l2 = store.get("L2NetworkVO", l3["l2NetworkUuid"])
+    rng = store.row("SELECT netmask, gateway FROM IpRangeVO WHERE l3NetworkUuid = ? LIMIT 1",
+                    (l3_uuid,))
+    server_ip = dhcp_server_ip(ctx, l3_uuid)
+    dns = [r[0] for r in store.rows("SELECT dns FROM L3NetworkDnsVO WHERE l3NetworkUuid = ? "
+                                    "ORDER BY rowid", (l3_uuid,))]
+    metadata = None
+    if provider_of(store, l3_uuid, "Userdata") == "Flat":
+        metadata = [sys.executable, "-m", "backend.agent.metadata_server", "--home", ctx.home,
+                    "--host", host["uuid"], "--l3", l3_uuid, "--address", server_ip,
+                    "--address", METADATA_ADDRESS]
+    return {"host": host["uuid"], "l3": l3_uuid, "host_netns": host_netns or None,
+            "l2": {"physicalInterface": l2["physicalInterface"], "vlan": l2["vlan"]},
+            "server_ip": server_ip, "netmask": rng["netmask"], "gateway": rng["gateway"],
+            "dns": dns, "dns_domain": l3["dnsDomain"],
+            "state_dir": _state_dir(ctx, host["uuid"], l3_uuid), "metadata_cmd": metadata}
+
+
+def _state_dir(ctx, host_uuid, l3_uuid):
+    return os.path.join(ctx.home, "hosts", host_uuid, "flat", l3_uuid)
+
+
+def entries(ctx, host_uuid, l3_uuid):
+    """What the (host, L3) server hands out: each served NIC's MAC, IP, hostname,
+    and whether it is its VM's default NIC (router and DNS go only there)."""
+    marks = ", ".join("?" for _ in SERVED_STATES)
+    rows = ctx.store.rows(
+        f"SELECT n.mac, n.ip, n.vmInstanceUuid, v.defaultL3NetworkUuid, "
+        f"(SELECT substr(t.tag, 11) FROM SystemTagVO t WHERE t.resourceUuid = v.uuid AND "
+        f"t.tag LIKE 'hostname::%' LIMIT 1) AS hostname FROM VmNicVO n JOIN VmInstanceVO v ON "
+        f"v.uuid = n.vmInstanceUuid WHERE n.l3NetworkUuid = ? AND v.hostUuid = ? AND "
+        f"v.state IN ({marks}) ORDER BY n.ip", (l3_uuid, host_uuid, *SERVED_STATES))
+    return [{"mac": r["mac"], "ip": r["ip"],
+             "hostname": r["hostname"] or r["ip"].replace(".", "-"),
+             "default": r["defaultL3NetworkUuid"] == l3_uuid} for r in rows]
+
+
+def sync(ctx, host_uuid, l3_uuid):
+    """Make one host's server for one L3 match the records."""
+    store = ctx.store
+    host = store.get("HostVO", host_uuid)
+    if host is None:
+        return
+    wanted = entries(ctx, host_uuid, l3_uuid) if uses_flat_dhcp(store, l3_uuid) else []
+    state_dir = _state_dir(ctx, host_uuid, l3_uuid)
+    if not wanted and not os.path.isdir(state_dir):
+        return
+    runtime = _runtime()
+    try:
+        if not wanted:
+            if os.path.isdir(state_dir):
+                runtime.remove_server(_bare_endpoint(ctx, host, l3_uuid))
+            return
+        host_netns = _host_netns(host)
+        if host_netns is None:
+            return          # a remote host: its own agent serves its VMs
+        endpoint = _endpoint(ctx, host, l3_uuid, host_netns)
+        runtime.ensure_server(endpoint)
+        runtime.set_entries(endpoint, wanted)
+    except runtime.FlatNetworkError as e:
+        raise operr(f"the Flat DHCP server of L3 network[uuid:{l3_uuid}] on "
+                    f"host[uuid:{host_uuid}] failed: {e}") from None
+
+
+def _bare_endpoint(ctx, host, l3_uuid):
+    """Enough of an endpoint to remove a server (its records may be gone)."""
+    netns = None
+    if (host["libvirtUri"] or "").startswith("test:"):
+        netns = _runtime().host_namespace(host["uuid"])
+    return {"host": host["uuid"], "l3": l3_uuid, "host_netns": netns,
+            "state_dir": _state_dir(ctx, host["uuid"], l3_uuid)}
+
+
+def sync_vm(ctx, vm_uuid, *extra_hosts):
+    """After a VM changed state (or host): its networks on its host, and on
+    any host it just left."""
+    store = ctx.store
+    vm = store.get("VmInstanceVO", vm_uuid)
+    hosts = {h for h in (vm and vm["hostUuid"], *extra_hosts) if h}
+    l3s = [r[0] for r in store.rows("SELECT DISTINCT l3NetworkUuid FROM VmNicVO WHERE "
+                                    "vmInstanceUuid = ?", (vm_uuid,))]
+    for l3 in l3s:
+        if uses_flat_dhcp(store, l3) or _any_server(ctx, l3):
+            for host in hosts:
+                sync(ctx, host, l3)
+
+
+def _any_server(ctx, l3_uuid):
+    hosts_dir = os.path.join(ctx.home, "hosts")
+    try:
+        return any(os.path.isdir(os.path.join(hosts_dir, h, "flat", l3_uuid))
+                   for h in os.listdir(hosts_dir))
+    except OSError:
+        return False
 
 
 def sync_l3(ctx, l3_uuid):
-    """Bring every host's servers for this L3 in line with its services and VMs."""
-    return None
+    """The L3's services changed: every host with its VMs, and every host that
+    still runs a server for it."""
+    store = ctx.store
+    hosts = {r[0] for r in store.rows("SELECT DISTINCT v.hostUuid FROM VmNicVO n JOIN "
+                                      "VmInstanceVO v ON v.uuid = n.vmInstanceUuid WHERE "
+                                      "n.l3NetworkUuid = ? AND v.hostUuid IS NOT NULL",
+                                      (l3_uuid,))}
+    hosts |= set(_hosts_serving(ctx, l3_uuid))
+    for host in sorted(hosts):
+        sync(ctx, host, l3_uuid)
+    if not uses_flat_dhcp(store, l3_uuid):
+        release_dhcp_ip(ctx, l3_uuid)
+
+
+def _hosts_serving(ctx, l3_uuid):
+    hosts_dir = os.path.join(ctx.home, "hosts")
+    try:
+        return [h for h in os.listdir(hosts_dir)
+                if os.path.isdir(os.path.join(hosts_dir, h, "flat", l3_uuid))]
+    except OSError:
+        return []
+
+
+def remove_l3(ctx, l3_uuid):
+    """The L3 network is going: stop its servers on every host."""
+    for host_uuid in _hosts_serving(ctx, l3_uuid):
+        host = ctx.store.get("HostVO", host_uuid)
+        if host is not None:
+            _runtime().remove_server(_bare_endpoint(ctx, host, l3_uuid))
+
+
+def remove_host(ctx, host):
+    """The host is going: stop all its servers, and a simulated host's namespace.
+    A host that never served anything has no servers and no namespace."""
+    flat_dir = os.path.join(ctx.home, "hosts", host["uuid"], "flat")
+    if not os.path.isdir(flat_dir):
+        return
+    runtime = _runtime()
+    for l3_uuid in os.listdir(flat_dir):
+        runtime.remove_server(_bare_endpoint(ctx, host, l3_uuid))
+    if (host["libvirtUri"] or "").startswith("test:"):
+        runtime.remove_host_namespace(host["uuid"])

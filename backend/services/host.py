@@ -137,6 +137,9 @@ def remove_host(ctx, uuid, mode):
     with store.transaction():
         for ps_uuid in storages:
             refresh_totals(ctx, ps_uuid)
+    from .flat import remove_host as remove_flat_servers
+
+    remove_flat_servers(ctx, host)
     hypervisor.forget_host(host, ctx.home)
     return None
 

@@ -3,7 +3,7 @@
 import ipaddress
 
 from ..errors import argerr, operr
-from . import common, ipam
+from . import common, flat, ipam
 from .clock import now
 
 
@@ -70,8 +70,13 @@ def delete_l3(ctx, p):
 
 
 def remove_l3(ctx, uuid, mode):
+    if ctx.store.get("L3NetworkVO", uuid) is None:
+        return None
     _refuse_if_nics(ctx, "l3NetworkUuid", uuid, f"L3 network[uuid:{uuid}]", mode)
+    flat.remove_l3(ctx, uuid)
     with ctx.store.transaction():
+        ctx.store.conn.execute("DELETE FROM NetworkServiceL3NetworkRefVO WHERE l3NetworkUuid = ?",
+                               (uuid,))
         ctx.store.conn.execute("DELETE FROM UsedIpVO WHERE l3NetworkUuid = ?", (uuid,))
         ctx.store.conn.execute("DELETE FROM IpRangeVO WHERE l3NetworkUuid = ?", (uuid,))
         ctx.store.conn.execute("DELETE FROM L3NetworkDnsVO WHERE l3NetworkUuid = ?", (uuid,))
@@ -149,9 +154,16 @@ def delete_ip_range(ctx, p):
     if ctx.store.get("IpRangeVO", uuid) is None:
         return None
     _refuse_if_nics(ctx, "ipRangeUuid", uuid, f"IP range[uuid:{uuid}]", p["deleteMode"])
+    l3_uuid = ctx.store.get("IpRangeVO", uuid)["l3NetworkUuid"]
+    dhcp_moves = flat.dhcp_ip_in_range(ctx, l3_uuid, uuid)
+    if dhcp_moves:
+        flat.remove_l3(ctx, l3_uuid)        # its servers come back on an address of another range
+        flat.release_dhcp_ip(ctx, l3_uuid)
     with ctx.store.transaction():
         ctx.store.conn.execute("DELETE FROM UsedIpVO WHERE ipRangeUuid = ?", (uuid,))
-    return common.delete(ctx, "IpRangeVO", uuid, p["deleteMode"])
+    common.delete(ctx, "IpRangeVO", uuid, p["deleteMode"])
+    flat.sync_l3(ctx, l3_uuid)
+    return None
 
 
 def add_dns(ctx, p):

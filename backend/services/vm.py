@@ -11,7 +11,7 @@ from .. import hypervisor
 from ..hypervisor.domain import domain_xml
 from ..errors import ApiError, argerr, operr
 from ..storage import StorageError, local
-from . import common, config, hosts, image as images, ipam, tags, vm_spec, vm_state
+from . import common, config, flat, hosts, image as images, ipam, tags, vm_spec, vm_state
 from .clock import new_uuid, now
 from .storage import recount_host_storage, release, reserve
 
@@ -216,6 +216,7 @@ def _build(ctx, vm_uuid, image, host, ps, volumes, strategy):
     hosts.plug_networks(ctx, host, vm_uuid)
     drv.define(domain_xml(vm_spec.domain_spec(ctx, vm_uuid)))
     if strategy == "InstantStart":
+        flat.sync_vm(ctx, vm_uuid)       # its DHCP entry is there before it boots
         drv.start(vm_uuid)
         vm_state.set_state(ctx, vm_uuid, "Running")
 
@@ -230,6 +231,8 @@ def _actual(path):
 
 
 def _undo_create(ctx, vm_uuid, host, volumes):
+    l3s = [r[0] for r in ctx.store.rows("SELECT DISTINCT l3NetworkUuid FROM VmNicVO WHERE "
+                                        "vmInstanceUuid = ?", (vm_uuid,))]
     try:
         drv = hosts.driver(ctx, host)
         drv.destroy(vm_uuid)
@@ -245,6 +248,8 @@ def _undo_create(ctx, vm_uuid, host, volumes):
                 release(ctx, row["uuid"])
                 ctx.store.delete("VolumeVO", row["uuid"])
         _delete_records(ctx, vm_uuid)
+    for l3 in l3s:          # it may have reached its host's DHCP server already
+        flat.sync(ctx, host["uuid"], l3)
 
 
 def _delete_records(ctx, vm_uuid):
@@ -282,6 +287,7 @@ def start_vm(ctx, p):
         hosts.plug_networks(ctx, host, uuid)
         drv = hosts.driver(ctx, host)
         drv.define(domain_xml(vm_spec.domain_spec(ctx, uuid)))
+        flat.sync_vm(ctx, uuid)          # its DHCP entry is there before it boots
         drv.start(uuid)
     return common.inventory(ctx, "VmInstanceVO", uuid)
 
@@ -307,6 +313,7 @@ def stop_vm(ctx, p):
     with vm_state.transition(ctx, uuid, "StopVmInstance", "Stopping", "Stopped", "stop") as vm:
         host = ctx.store.get("HostVO", vm["hostUuid"])
         hosts.driver(ctx, host).stop(uuid, force=p["type"] == "cold")
+    flat.sync_vm(ctx, uuid)
     return common.inventory(ctx, "VmInstanceVO", uuid)
 
 
@@ -340,6 +347,7 @@ def destroy_vm(ctx, p):
                                                            "installPath": None})
             ctx.store.conn.execute("UPDATE VolumeVO SET vmInstanceUuid = NULL, deviceId = NULL "
                                    "WHERE vmInstanceUuid = ? AND type = 'Data'", (uuid,))
+    flat.sync_vm(ctx, uuid)
     return None
 
 

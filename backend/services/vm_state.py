@@ -97,7 +97,10 @@ def reconcile_host(ctx, host_uuid):
     states = hosts.driver(ctx, host).states()
     vms = store.rows("SELECT uuid, state FROM VmInstanceVO WHERE hostUuid = ? AND state NOT IN "
                      "('Destroyed', 'Created')", (host_uuid,))
+    from .flat import sync_vm
+
     for vm in vms:
         actual = FROM_HYPERVISOR.get(states.get(vm["uuid"]), "Stopped")
         if actual != vm["state"]:
             set_state(ctx, vm["uuid"], actual)
+            sync_vm(ctx, vm["uuid"])
