@@ -402,6 +402,226 @@ def test_root_volume_backed_by_cache(tmp_path, qcow2, raw_file):
     assert os.path.exists(cache)
 
 
+def templates(cache):
+    """The root volume templates kept next to an image cache."""
+    directory, name = os.path.split(cache)
+    return sorted(f for f in os.listdir(directory) if f.startswith(f".{name}.tmpl."))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def check_qcow2(path):
+    """``qemu-img check`` finds a sound qcow2 image (exit status 0)."""
+    proc = subprocess.run(["qemu-img", "check", "-f", "qcow2", str(path)], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def no_qemu_img(*args, **kwargs):
+    raise AssertionError(f"qemu-img ran: {args}")
+
+
+def test_root_volumes_are_copies_of_a_template(tmp_path, qcow2, monkeypatch):
+    r = str(tmp_path / "ps")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    first = local.create_root_volume(r, "vm1", "root1", cache)
+    grown_first = local.create_root_volume(r, "vm2", "root2", cache, size=16 * MiB)
+    st = os.stat(cache)
+    ident = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+    assert templates(cache) == [f".img.qcow2.tmpl.{ident}.{16 * MiB}.qcow2",
+                                f".img.qcow2.tmpl.{ident}.image.qcow2"]
+
+    # From now on no process runs: in this process (templates remembered) nor
+    # in a fresh one (templates read from their files).
+    monkeypatch.setattr(qemu_img, "run", no_qemu_img)
+    copies = [local.create_root_volume(r, "vm3", "root3", cache),
+              local.create_root_volume(r, "vm4", "root4", cache, size=MiB)]      # never shrinks
+    grown = [local.create_root_volume(r, "vm5", "root5", cache, size=16 * MiB)]
+    monkeypatch.setattr(local, "_TEMPLATES", {})
+    copies.append(local.create_root_volume(r, "vm6", "root6", cache))
+    grown.append(local.create_root_volume(r, "vm7", "root7", cache, size=str(16 * MiB)))
+    monkeypatch.undo()
+
+    reference = qemu_img.create(str(tmp_path / "ref.qcow2"), None, backing=cache,
+                                backing_fmt="qcow2")
+    for vol, size in [(v, 4 * MiB) for v in [first] + copies] + \
+                     [(v, 16 * MiB) for v in [grown_first] + grown]:
+        check_qcow2(vol)
+        found = qemu_img.info(vol)
+        assert (found["format"], found["backingFile"], found["backingFormat"],
+                found["virtualSize"]) == ("qcow2", cache, "qcow2", size)
+        assert found["backingChain"] == [cache]
+    for vol in copies:                       # exactly what qemu-img makes
+        assert read(vol) == read(reference)
+    assert len(templates(cache)) == 2
+    assert [f for f in leftovers(os.path.join(r, "rootVolumes")) if f.endswith(".part")] == []
+    with pytest.raises(StorageError, match="already exists"):
+        local.create_root_volume(r, "vm3", "root3", cache)
+    with pytest.raises(StorageError, match="image not found"):
+        local.create_root_volume(r, "vm8", "root8", cache + ".missing.qcow2")
+
+    local.delete_image_cache(r, "img", "qcow2")          # the templates go with the cache
+    assert not os.path.exists(os.path.dirname(cache))
+
+
+@needs_qemu_io
+def test_template_copies_do_not_share_data(tmp_path, qcow2):
+    r = str(tmp_path / "ps")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    a = local.create_root_volume(r, "vma", "roota", cache)
+    b = local.create_root_volume(r, "vmb", "rootb", cache)
+    template = os.path.join(os.path.dirname(cache), templates(cache)[0])
+    sums = local.checksum(cache), local.checksum(template)
+    image = b"\x11" * MiB + b"\0" * 3 * MiB
+
+    write(a, MiB, MiB, 0x66)
+    write(b, 0, 4096, 0x77)
+    assert content(a, tmp_path) == b"\x11" * MiB + b"\x66" * MiB + b"\0" * 2 * MiB
+    assert content(b, tmp_path) == b"\x77" * 4096 + image[4096:]
+    c = local.create_root_volume(r, "vmc", "rootc", cache)        # made after the writes
+    assert content(c, tmp_path) == image
+    assert (local.checksum(cache), local.checksum(template)) == sums
+    for vol in (a, b, c):
+        check_qcow2(vol)
+
+
+def test_template_follows_a_replaced_cache(tmp_path, qcow2):
+    r = str(tmp_path / "ps")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    local.create_root_volume(r, "vm1", "root1", cache)
+    before = templates(cache)
+
+    # Replaced by rename (a new inode), then rewritten in place (same inode).
+    for n, size in ((2, 8 * MiB), (3, 12 * MiB)):
+        other = qemu_img.create(str(tmp_path / "src" / f"other{n}.qcow2"), size)
+        if n == 2:
+            shutil.copyfile(other, cache + ".new")
+            os.replace(cache + ".new", cache)
+        else:
+            time.sleep(0.01)
+            shutil.copyfile(other, cache)
+        vol = local.create_root_volume(r, f"vm{n}", f"root{n}", cache)
+        check_qcow2(vol)
+        assert qemu_img.info(vol)["virtualSize"] == size
+        assert len(templates(cache)) == 1 and templates(cache) != before   # the stale one is gone
+        before = templates(cache)
+
+
+def test_a_template_in_doubt_falls_back_to_qemu_img(tmp_path, qcow2, monkeypatch):
+    r = str(tmp_path / "ps")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    local.create_root_volume(r, "vm0", "root0", cache)
+    template = os.path.join(os.path.dirname(cache), templates(cache)[0])
+    good = read(template)
+    other = qemu_img.create(str(tmp_path / "other.qcow2"), None, backing=str(qcow2),
+                            backing_fmt="qcow2")
+    damaged = [read(other),          # another backing file (a moved storage)
+               good[:50],                          # cut short
+               good[:72] + b"\0" * 7 + b"\1" + good[80:],   # an incompatible feature bit
+               good.replace(b"qcow2", b"qcowX", 1)]            # another backing format
+    for n, data in enumerate(damaged):
+        with open(template, "wb") as f:
+            f.write(data)
+        monkeypatch.setattr(local, "_TEMPLATES", {})
+        vol = local.create_root_volume(r, f"vm{n}x", "root", cache)
+        check_qcow2(vol)
+        found = qemu_img.info(vol)
+        assert (found["backingFile"], found["backingFormat"]) == (cache, "qcow2")
+        assert not os.path.exists(template)        # dropped: the next call makes it again
+        local.create_root_volume(r, f"vm{n}y", "root", cache)
+        assert read(template) == good
+
+    # A template that can not be made at all (here: no lock): qemu-img, as before.
+    def no_lock(path):
+        raise StorageError(f"cannot create the lock file {path}: Read-only file system")
+
+    monkeypatch.setattr(local, "_TEMPLATES", {})
+    monkeypatch.setattr(local, "_locked", no_lock)
+    os.unlink(template)
+    vol = local.create_root_volume(r, "vmz", "rootz", cache, size=8 * MiB)
+    check_qcow2(vol)
+    assert qemu_img.info(vol)["virtualSize"] == 8 * MiB
+    assert templates(cache) == []
+
+
+def test_template_sizes_round_like_qemu_img(tmp_path, qcow2, monkeypatch):
+    r = str(tmp_path / "ps")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    odd = 16 * MiB + 1                                   # qemu-img rounds up to 512 bytes
+    local.create_root_volume(r, "vm1", "root1", cache, size=odd)
+    monkeypatch.setattr(local, "_TEMPLATES", {})
+    monkeypatch.setattr(qemu_img, "run", no_qemu_img)   # the template is taken as it is
+    vol = local.create_root_volume(r, "vm2", "root2", cache, size=odd)
+    monkeypatch.undo()
+    check_qcow2(vol)
+    assert qemu_img.info(vol)["virtualSize"] == 16 * MiB + 512
+
+
+def test_unrecognised_qemu_img_output_is_not_retried(tmp_path, qcow2, monkeypatch):
+    r = str(tmp_path / "ps")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    made = []
+    original = qemu_img.create
+
+    def counting_create(path, *args, **kwargs):
+        made.append(os.path.basename(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(local, "_TEMPLATES", {})
+    monkeypatch.setattr(local, "_check_overlay", lambda *args: None)   # a future qemu-img, say
+    monkeypatch.setattr(qemu_img, "create", counting_create)
+    vols = [local.create_root_volume(r, f"vm{i}", f"root{i}", cache) for i in range(3)]
+    assert len([m for m in made if ".tmpl." in m]) == 1                 # tried once, then qemu-img
+    assert len([m for m in made if ".tmpl." not in m]) == 3
+    for vol in vols:
+        check_qcow2(vol)
+        assert qemu_img.info(vol)["backingFile"] == cache
+
+
+def _create_volumes_in_child(r, cache, n, log, barrier):
+    from backend.storage import local as child_local
+    from backend.storage import qemu_img as child_qemu_img
+    original = child_qemu_img.create
+
+    def counting_create(path, *args, **kwargs):
+        if ".tmpl." in os.path.basename(path):
+            with open(log, "a") as f:
+                f.write("template\n")
+            time.sleep(0.3)                                   # hold the lock a while
+        return original(path, *args, **kwargs)
+
+    child_qemu_img.create = counting_create
+    barrier.wait(30)
+    for i in range(5):
+        child_local.create_root_volume(r, f"vm{n}-{i}", f"root{n}-{i}", cache)
+
+
+def test_root_volumes_concurrent_processes_make_one_template(tmp_path, qcow2):
+    r, log = str(tmp_path / "ps"), str(tmp_path / "templates.log")
+    cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(4)
+    procs = [ctx.Process(target=_create_volumes_in_child, args=(r, cache, n, log, barrier))
+             for n in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert read(log) == b"template\n"
+    assert len(templates(cache)) == 1
+    for n in range(4):
+        for i in range(5):
+            vol = local.root_volume_path(r, f"vm{n}-{i}", f"root{n}-{i}")
+            check_qcow2(vol)
+            found = qemu_img.info(vol)
+            assert (found["backingFile"], found["virtualSize"]) == (cache, 4 * MiB)
+    assert [f for f in leftovers(r) if f.endswith(".part")] == []
+
+
 @needs_qemu_io
 def test_data_volume_snapshots_merge_out_without_losing_data(tmp_path):
     r = str(tmp_path / "ps")
