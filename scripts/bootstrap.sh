@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # libvirt-daemon with the QEMU driver and qemu-system-x86 run the integration tier's real VMs.
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config less man-db
               libvirt-clients libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
-              qemu-utils qemu-system-x86 dnsmasq-base busybox iproute2)
+              qemu-utils qemu-system-x86 dnsmasq-base busybox iproute2 wget)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
