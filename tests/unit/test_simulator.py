@@ -385,25 +385,312 @@ def test_graphics_port_stable(host, tmp_path):
 
 
 def test_unusable_host_is_unreachable(host):
+    u, v = vm_uuid(61), vm_uuid(62)
+    host.define(domain_xml(spec(61)))
+    host.define(domain_xml(spec(62)))
     host.check()
-    Path(host.state_file).write_text("<node><domain>broken")
+    Path(host.state_file).write_text("<node><domain>broken")      # host.xml
     with pytest.raises(HostUnreachable):
         host.check()
     with pytest.raises(HostUnreachable):
-        host.states()
+        host.define(domain_xml(spec(63)))           # a new domain is defined on host.xml
+    host.start(u)                                   # the domains' own files are intact
+    Path(host._file(u)).write_text("<node><domain>broken")
+    for call in (host.states, lambda: host.state(u), lambda: host.xml(u),
+                 lambda: host.start(u), lambda: host.define(domain_xml(spec(61)))):
+        with pytest.raises(HostUnreachable) as e:
+            call()
+        assert "\n" not in e.value.message
+    assert host.state(v) == "Stopped"               # one broken domain file spoils no other
 
 
-def test_node_file_is_a_test_driver_node(host):
-    """The node file alone (without our code) loads in libvirt's test driver."""
+def test_node_files_are_test_driver_nodes(host):
+    """host.xml and every domain file alone (without our code) load in libvirt's test driver."""
+    import urllib.parse
+
     import libvirt
 
     u = vm_uuid(60)
     host.define(domain_xml(spec(60)))
     host.start(u)
-    conn = libvirt.open(host.uri)
-    try:
-        assert conn.lookupByName(u).state()[0] == libvirt.VIR_DOMAIN_RUNNING
-        assert conn.getInfo()[2] == 32
-    finally:
-        conn.close()
-    assert not [f for f in os.listdir(host.directory) if f.endswith(".tmp")]
+    for uri, count in ((host.uri, 0), ("test://" + urllib.parse.quote(host._file(u)), 1)):
+        conn = libvirt.open(uri)
+        try:
+            doms = conn.listAllDomains()
+            assert len(doms) == count
+            if count:
+                assert doms[0].name() == u and doms[0].state()[0] == libvirt.VIR_DOMAIN_RUNNING
+            else:
+                assert conn.getInfo()[2] == 32
+        finally:
+            conn.close()
+    for _, _, files in os.walk(host.directory):
+        assert not [f for f in files if f.endswith(".tmp")]
+
+
+# ---------------------------------------------------------------- one file per domain
+
+def test_define_and_start(host, tmp_path):
+    u = vm_uuid(70)
+    assert host.define_and_start(domain_xml(spec(70))) == u
+    assert host.state(u) == "Running"
+    protocol, port = host.graphics(u)
+    assert protocol == "vnc" and port == 5900
+    assert int(ET.fromstring(host.xml(u)).find("devices/graphics").get("port")) == port
+    assert json.loads(run_python(f"print(json.dumps(host.state({u!r})))", tmp_path)) == "Running"
+    # running: a redefinition waits for the next start, as define() does
+    assert host.define_and_start(domain_xml(spec(70, bootOrder=["CdRom", "HardDisk"]))) == u
+    assert disks(host.xml(u))["hdc"].find("boot") is None
+    assert disks(host.xml(u, inactive=True))["hdc"].find("boot").get("order") == "1"
+    host.stop(u)
+    assert host.define_and_start(domain_xml(spec(70))) == u     # stopped: started again
+    assert host.state(u) == "Running" and host.graphics(u) == (protocol, port)
+    with pytest.raises(HypervisorError) as e:
+        host.define_and_start("<domain type='kvm'><name>broken")
+    assert "\n" not in e.value.message
+    assert host.states() == {u: "Running"}
+    assert getattr(HostDriver, "define_and_start", None) is None   # the service layer probes
+
+
+def test_domain_ids_are_unique_while_running(host):
+    ids = {}
+    for n in (80, 81, 82):
+        host.define_and_start(domain_xml(spec(n)))
+        ids[n] = ET.fromstring(host.xml(vm_uuid(n))).get("id")
+    assert len(set(ids.values())) == 3 and all(int(i) > 0 for i in ids.values())
+    host.reboot(vm_uuid(80))
+    assert ET.fromstring(host.xml(vm_uuid(80))).get("id") == ids[80]    # a reset keeps it
+    host.stop(vm_uuid(80))
+    assert ET.fromstring(host.xml(vm_uuid(80))).get("id") in (None, "-1")
+    host.start(vm_uuid(80))
+    assert ET.fromstring(host.xml(vm_uuid(80))).get("id") not in ids.values()
+
+
+def test_uuid_of_another_domain_is_refused(host):
+    """libvirt's check sees every domain, though an operation loads only one."""
+    host.define(domain_xml(spec(90)))
+    twin = domain_xml(spec(90)).replace(f"<name>{vm_uuid(90)}</name>", "<name>twin</name>")
+    for call in (host.define, host.define_and_start):
+        with pytest.raises(HypervisorError, match="already defined with uuid"):
+            call(twin)
+    assert host.states() == {vm_uuid(90): "Stopped"}
+    host.undefine(vm_uuid(90))
+    assert host.define(twin) == "twin"              # the uuid is free again
+
+
+def test_awkward_names(host):
+    names = ["all", "host", ".hidden", "..", "a b&c'd<e>", "x" * 300, "é-ü"]
+    base = domain_xml(spec(95))
+    for i, name in enumerate(names):
+        xml = base.replace(f"<name>{vm_uuid(95)}</name>", f"<name>{escape_text(name)}</name>")
+        xml = xml.replace(f"<uuid>00000000-0000-0000-0000-{95:012x}</uuid>",
+                          f"<uuid>00000000-0000-0000-0000-{9500 + i:012x}</uuid>")
+        assert host.define_and_start(xml) == name
+    assert host.states() == {n: "Running" for n in sorted(names)}
+    for name in names:
+        host.destroy(name)
+        assert host.state(name) == "Stopped"
+    assert sorted(os.listdir(os.path.join(host.directory, "domains"))) == \
+        sorted(os.path.basename(host._file(n)) for n in names)
+    for name in names:
+        host.undefine(name)
+    assert host.states() == {} and not os.listdir(os.path.join(host.directory, "domains"))
+
+
+def escape_text(text):
+    from xml.sax.saxutils import escape
+    return escape(text)
+
+
+def test_states_and_state_need_no_libvirt(host, monkeypatch):
+    import libvirt
+
+    for n in range(100, 105):
+        host.define_and_start(domain_xml(spec(n)))
+    host.stop(vm_uuid(100))
+    with host._session("suspend") as conn:
+        conn.lookupByName(vm_uuid(101)).suspend()
+
+    def refuse(*a):
+        raise AssertionError("libvirt opened")
+
+    monkeypatch.setattr(libvirt, "open", refuse)
+    expected = {vm_uuid(n): "Running" for n in range(102, 105)}
+    expected.update({vm_uuid(100): "Stopped", vm_uuid(101): "Paused"})
+    assert host.states() == dict(sorted(expected.items()))
+    assert host.state(vm_uuid(101)) == "Paused" and host.state(vm_uuid(999)) is None
+
+
+def test_a_crash_residue_is_no_domain(host):
+    """Files are not fsync'ed: after a power loss a new domain file may be
+    empty. That domain is absent (the backend's reconcile sees it gone)."""
+    u = vm_uuid(110)
+    host.define_and_start(domain_xml(spec(110)))
+    Path(host._file(u)).write_bytes(b"")
+    assert host.state(u) is None and host.states() == {}
+    assert host.define_and_start(domain_xml(spec(110))) == u
+    assert host.state(u) == "Running"
+
+
+def test_durable_mode_fsyncs(host, monkeypatch):
+    from backend.hypervisor import simulator
+
+    host.check()
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(simulator, "DURABLE", True)
+    monkeypatch.setattr(simulator.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    host.define_and_start(domain_xml(spec(120)))
+    assert synced and host.state(vm_uuid(120)) == "Running"
+
+
+def count_work(monkeypatch):
+    """Count what operations cost: libvirt connections opened, domains they
+    held, XMLDesc calls, files read and written."""
+    import collections
+
+    import libvirt
+
+    from backend.hypervisor import simulator
+
+    counts = collections.Counter()
+
+    def counted(key, fn):
+        def wrapper(*a, **kw):
+            counts[key] += 1
+            return fn(*a, **kw)
+        return wrapper
+
+    real_list = libvirt.virConnect.listAllDomains
+
+    def list_all(self, *a):
+        doms = real_list(self, *a)
+        counts["domains listed"] += len(doms)
+        return doms
+
+    monkeypatch.setattr(libvirt, "open", counted("open", libvirt.open))
+    monkeypatch.setattr(libvirt.virDomain, "XMLDesc", counted("XMLDesc", libvirt.virDomain.XMLDesc))
+    monkeypatch.setattr(libvirt.virConnect, "listAllDomains", list_all)
+    monkeypatch.setattr(simulator, "_write_file", counted("write", simulator._write_file))
+    monkeypatch.setattr(simulator._Record, "read",
+                        classmethod(counted("read", simulator._Record.read.__func__)))
+    return counts
+
+
+def test_cost_does_not_depend_on_the_number_of_domains(tmp_path, monkeypatch):
+    from backend.hypervisor import simulator
+
+    data = {"uuid": "d" * 32, "path": "/zstack/ps/data.qcow2", "deviceId": 1}
+    per_op = {}
+    for size in (1, 200):
+        host = driver_for(dict(SIM_HOST, uuid=f"{size:032x}"), str(tmp_path))
+        for n in range(size):
+            host.define_and_start(domain_xml(spec(n)))
+            if n % 3 == 0:
+                host.stop(vm_uuid(n))
+        new, old = vm_uuid(9999), vm_uuid(0)
+        ops = [("define_and_start", host.define_and_start, domain_xml(spec(9999))),
+               ("xml", host.xml, new),
+               ("graphics", host.graphics, new),
+               ("state", host.state, new),
+               ("attach_disk", lambda u, h=host: h.attach_disk(u, disk_xml(data)), new),
+               ("stop", host.stop, new),
+               ("start", host.start, new),
+               ("reboot", host.reboot, new),
+               ("destroy", host.destroy, new),
+               ("undefine", host.undefine, new),
+               ("define", host.define, domain_xml(spec(9999))),
+               ("start another", host.start, old),
+               ("xml of another", lambda u, h=host: h.xml(u, inactive=True), old),
+               ("stop another", host.stop, old),
+               ("check", lambda _, h=host: h.check(), None)]
+        simulator.forget_connections()
+        with monkeypatch.context() as m:
+            counts = count_work(m)
+            per_op[size] = {}
+            for label, op, arg in ops:
+                before = dict(counts)
+                op(arg)
+                per_op[size][label] = {k: v - before.get(k, 0) for k, v in counts.items()
+                                       if v - before.get(k, 0)}
+        assert len(host.states()) == size + 1
+    assert per_op[1] == per_op[200]
+    cost = per_op[200]
+    assert cost["define_and_start"]["write"] == 1 and cost["define_and_start"]["XMLDesc"] <= 2
+    assert cost["define_and_start"]["domains listed"] == 1
+    assert "open" not in cost["xml"]                # reuses define_and_start's connection
+    assert cost["state"] == {"read": 1}
+
+
+def test_states_reads_each_domain_once(host, monkeypatch):
+    for n in range(30):
+        host.define(domain_xml(spec(n)))
+    with monkeypatch.context() as m:
+        counts = count_work(m)
+        assert len(host.states()) == 30
+    assert dict(counts) == {"read": 30}
+
+
+# ---------------------------------------------------------------- an old single node file
+
+def old_node_file(entries, ports):
+    """D/node.xml as the former simulator wrote it: every domain in one
+    test-driver node, console ports and pending definitions in ZS_NS."""
+    from xml.sax.saxutils import escape
+
+    from backend.hypervisor.simulator import TEST_NS, ZS_NS
+
+    out = [f"<node xmlns:zs='{ZS_NS}'>", "  <zs:generation>" + "0" * 32 + "</zs:generation>",
+           ("  <cpu><nodes>1</nodes><sockets>1</sockets><cores>32</cores><threads>1</threads>"
+            "<active>32</active><mhz>2400</mhz><model>x86_64</model></cpu>"),
+           f"  <memory>{64 * 1024 ** 2}</memory>"]
+    for name, port in sorted(ports.items()):
+        out.append(f"  <zs:port domain='{name}' port='{port}'/>")
+    for xml, runstate, pending in entries:
+        head, _, _ = xml.rstrip().rpartition("</domain>")
+        out.append(head + f"<test:runstate xmlns:test='{TEST_NS}'>{runstate}"
+                          f"</test:runstate></domain>")
+        if pending is not None:
+            out.append(f"  <zs:definition>{escape(pending)}</zs:definition>")
+    out.append("</node>")
+    return "\n".join(out) + "\n"
+
+
+def test_an_old_node_file_is_split_at_first_use(host, tmp_path):
+    a, b, c = vm_uuid(130), vm_uuid(131), vm_uuid(132)
+    live_a = domain_xml(spec(130)).replace("<domain type='kvm'>", "<domain type='kvm' id='1'>")
+    os.makedirs(host.directory)
+    Path(host.directory, "node.xml").write_text(old_node_file(
+        [(live_a, 1, domain_xml(spec(130, bootOrder=["CdRom", "HardDisk"]))),
+         (domain_xml(spec(131)), 5, None),
+         (domain_xml(spec(132)), 3, None)],
+        {a: 5901, c: 5900}))
+    # another process is first to touch the host: it splits the file
+    assert json.loads(run_python("print(json.dumps(host.states()))", tmp_path)) == \
+        {a: "Running", b: "Stopped", c: "Paused"}
+    assert not os.path.exists(os.path.join(host.directory, "node.xml"))
+    assert sorted(os.listdir(os.path.join(host.directory, "domains"))) == \
+        sorted(f"{u}.xml" for u in (a, b, c))
+    assert host.graphics(a) == ("vnc", 5901) and host.graphics(c) == ("vnc", 5900)
+    assert disks(host.xml(a))["hdc"].find("boot") is None        # live: as it was
+    assert disks(host.xml(a, inactive=True))["hdc"].find("boot").get("order") == "1"
+    host.start(b)
+    assert host.graphics(b) == ("vnc", 5902)        # the migrated ports stay taken
+    host.stop(a)
+    host.start(a)
+    assert disks(host.xml(a))["hdc"].find("boot").get("order") == "1"   # pending applied
+    assert host.graphics(a) == ("vnc", 5901)
+    host.undefine(c)                                # running: it stays, transient
+    assert host.state(c) == "Paused" and host.graphics(c) == ("vnc", 5900)
+    host.destroy(c)                                 # and is gone with its port
+    assert host.state(c) is None
+    host.define_and_start(domain_xml(spec(133)))
+    assert host.graphics(vm_uuid(133)) == ("vnc", 5900)   # smallest free: c's, now freed
+
+
+def test_a_broken_old_node_file_is_unreachable(host):
+    os.makedirs(host.directory)
+    Path(host.directory, "node.xml").write_text("<node><domain>broken")
+    with pytest.raises(HostUnreachable):
+        host.states()
+    assert os.path.exists(os.path.join(host.directory, "node.xml"))   # kept, not lost
