@@ -57,14 +57,16 @@ def _used(store, l3_uuid, lo, hi):
 def _pick(store, l3_uuid, rng, strategy):
     lo, hi = rng["startIpInLong"], rng["endIpInLong"]
     gateway = to_long(rng["gateway"])
-    used = _used(store, l3_uuid, lo, hi)
-    used.add(gateway)
     size = hi - lo + 1
     if strategy == "RandomIpAllocatorStrategy":
-        for _ in range(32):
+        # A few random tries, each one indexed look-up: the cost does not grow
+        # with the number of addresses already given out.
+        for _ in range(16):
             candidate = lo + random.randrange(size)
-            if candidate not in used:
+            if candidate != gateway and not _used(store, l3_uuid, candidate, candidate):
                 return candidate
+    used = _used(store, l3_uuid, lo, hi)      # nearly full, or first-available: scan
+    used.add(gateway)
     for candidate in range(lo, hi + 1):
         if candidate not in used:
             return candidate
