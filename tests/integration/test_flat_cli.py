@@ -1,0 +1,146 @@
+"""The Flat provider end to end, through the zstack-cli command (SPEC §9; seed §1, §2):
+a cloud on simulated hosts gets Flat DHCP and Userdata on its L3; a namespace
+standing for a VM's NIC (its MAC, on its host's bridge) gets the VM's lease from
+busybox udhcpc, then reads its user-data from the metadata server; stopping the
+VM takes its lease away; deleting the zone leaves no namespace behind."""
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from tests.clouds import HOST1, HOST2, IMAGE, L3, OFFERING, VM1, ZONE, environment
+
+pytestmark = pytest.mark.integration
+
+if os.geteuid() != 0 or not all(shutil.which(t) for t in ("ip", "dnsmasq", "busybox", "wget")):
+    pytest.skip("needs root, ip, dnsmasq, busybox and wget", allow_module_level=True)
+
+SCRIPT = '#!/bin/sh\n[ "$1" = bound ] && env > "$ZS_OUT"\nexit 0\n'
+YAML = "#cloud-config\nusers:\n  - name: foobar\n    groups: users, admin\n"
+
+
+def sh(*args, check=True, timeout=60):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=check)
+
+
+@pytest.fixture
+def cloud(tmp_path, cli):
+    image = tmp_path / "tiny.qcow2"
+    sh("qemu-img", "create", "-f", "qcow2", str(image), "32M")
+    (tmp_path / "env.zs").write_text(environment(tmp_path, image))
+    env = dict(os.environ, ZSTACK_HOME=str(tmp_path / "home"))
+    made = []
+
+    def run(*words, expect=0):
+        out = subprocess.run([cli, *words], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == expect, (words, out.stdout, out.stderr)
+        if expect != 0 or words[0].startswith("-") or not out.stdout.strip():
+            return out.stderr
+        return json.loads(out.stdout)
+    run("-f", str(tmp_path / "env.zs"))
+    run.made = made
+    run.tmp = tmp_path
+    try:
+        yield run
+    finally:
+        for ns in made:
+            sh("ip", "netns", "del", ns, check=False)
+        subprocess.run([cli, "DeleteZone", f"uuid={ZONE}", "deleteMode=Enforcing"], env=env,
+                       capture_output=True, timeout=120)
+        for ns in sh("ip", "netns", "list").stdout.split():
+            for host in (HOST1, HOST2):
+                if ns.startswith((f"zsh-{host[:12]}", f"zsd-{host[:8]}")):
+                    sh("ip", "netns", "del", ns, check=False)
+
+
+def plug(cloud, host_uuid, mac):
+    """A namespace standing for a VM NIC: a veth with the NIC's MAC, its peer on
+    the host's bridge (in the simulated host's namespace)."""
+    tag = uuid.uuid4().hex[:6]
+    ns, inside, outside = f"zsv-{tag}", f"zsvi{tag}", f"zsvo{tag}"
+    host_ns = f"zsh-{host_uuid[:12]}"
+    sh("ip", "netns", "add", ns)
+    cloud.made.append(ns)
+    sh("ip", "link", "add", inside, "type", "veth", "peer", "name", outside)
+    sh("ip", "link", "set", inside, "netns", ns)
+    sh("ip", "link", "set", outside, "netns", host_ns)
+    sh("ip", "-n", ns, "link", "set", inside, "address", mac)
+    sh("ip", "-n", ns, "link", "set", inside, "up")
+    sh("ip", "-n", ns, "link", "set", "lo", "up")
+    sh("ip", "-n", host_ns, "link", "set", outside, "master", "br_eth1")
+    sh("ip", "-n", host_ns, "link", "set", outside, "up")
+    return ns, inside
+
+
+def lease(cloud, ns, ifname):
+    script = cloud.tmp / "udhcpc.sh"
+    script.write_text(SCRIPT)
+    script.chmod(0o755)
+    out = cloud.tmp / f"lease-{ns}"
+    out.unlink(missing_ok=True)
+    env = dict(os.environ, ZS_OUT=str(out))
+    subprocess.run(["ip", "netns", "exec", ns, "busybox", "udhcpc", "-i", ifname, "-f", "-q",
+                    "-n", "-t", "4", "-T", "1", "-O", "hostname", "-O", "staticroutes", "-s",
+                    str(script)], env=env, capture_output=True, timeout=30)
+    if not out.exists():
+        return None
+    return dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+
+
+def test_flat_dhcp_and_userdata_through_the_command(cloud):
+    cloud("AttachNetworkServiceToL3Network", f"l3NetworkUuid={L3}",
+          "networkServices={'Flat':['DHCP','Userdata']}")
+    l3 = cloud("QueryL3Network", f"uuid={L3}")["inventories"][0]
+    assert {s["networkServiceType"] for s in l3["networkServices"]} == {"DHCP", "Userdata"}
+    dhcp_tag = cloud("QuerySystemTag", f"resourceUuid={L3}", "tag~=flatNetwork::DhcpServer%")
+    server_ip = dhcp_tag["inventories"][0]["tag"].split("::")[2]
+    err = cloud("AttachNetworkServiceToL3Network", f"l3NetworkUuid={L3}",
+                "networkServices={'Flat':['DHCP']}", expect=3)
+    assert f"there has been a network service[DHCP] attached to L3 network[uuid:{L3}]" in err
+
+    vm = cloud("QueryVmInstance", f"uuid={VM1}")["inventories"][0]
+    nic = vm["vmNics"][0]
+    ns, ifname = plug(cloud, HOST1, nic["mac"])
+    got = lease(cloud, ns, ifname)
+    assert got is not None, "the VM's NIC got no lease from its host's DHCP server"
+    assert got["ip"] == nic["ip"] and got["serverid"] == server_ip
+    assert got["router"] == "10.0.0.1" and got["dns"].split() == ["10.0.0.2"]
+    assert got["hostname"] == "web1"
+    assert "169.254.169.254/32" in got.get("staticroutes", "")
+
+    # its user-data, from the metadata server next to the DHCP server
+    sh("ip", "-n", ns, "addr", "add", f"{nic['ip']}/24", "dev", ifname)
+    cloud("CreateSystemTag", "resourceType=VmInstanceVO", f"resourceUuid={VM1}",
+          f"tag=userdata::{YAML}")
+    fetched = sh("ip", "netns", "exec", ns, "wget", "-q", "-O", "-", "-T", "5",
+                 f"http://{server_ip}/latest/user-data")
+    assert fetched.stdout == YAML
+    iid = sh("ip", "netns", "exec", ns, "wget", "-q", "-O", "-", "-T", "5",
+             f"http://{server_ip}/latest/meta-data/instance-id")
+    assert iid.stdout == VM1
+
+    # the other host's server does not answer this host's VM
+    cloud("CreateVmInstance", "name=elsewhere", f"instanceOfferingUuid={OFFERING}",
+          f"imageUuid={IMAGE}", f"l3NetworkUuids={L3}", f"hostUuid={HOST2}")
+    other, other_if = plug(cloud, HOST2, nic["mac"])
+    assert lease(cloud, other, other_if) is None
+
+    cloud("StopVmInstance", f"uuid={VM1}")
+    assert lease(cloud, ns, ifname) is None, "a stopped VM keeps its lease"
+    cloud("StartVmInstance", f"uuid={VM1}")
+    assert lease(cloud, ns, ifname)["ip"] == nic["ip"]
+
+
+def test_deleting_the_zone_leaves_no_namespace(cloud):
+    cloud("AttachNetworkServiceToL3Network", f"l3NetworkUuid={L3}",
+          "networkServices={'Flat':['DHCP']}")
+    names = sh("ip", "netns", "list").stdout
+    assert f"zsd-{HOST1[:8]}-{L3[:8]}" in names and f"zsh-{HOST1[:12]}" in names
+    cloud("DeleteZone", f"uuid={ZONE}", "deleteMode=Enforcing")
+    names = sh("ip", "netns", "list").stdout
+    assert f"zsd-{HOST1[:8]}" not in names and f"zsh-{HOST1[:12]}" not in names
+    assert not sh("pgrep", "-f", str(cloud.tmp / "home"), check=False).stdout.strip()
