@@ -314,8 +314,11 @@ class SimulatedHostDriver(HostDriver):
         """The host lock (exclusive to change, shared to read), with the
         directory laid out (and an old node.xml split) first."""
         try:
-            os.makedirs(self.directory, exist_ok=True)
-            lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except FileNotFoundError:       # no directory yet (the only time it is made)
+                os.makedirs(self.directory, exist_ok=True)
+                lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise HostUnreachable(f"cannot {what}: {e}") from None
         try:
@@ -558,9 +561,11 @@ class SimulatedHostDriver(HostDriver):
 
     def _take_port(self):
         """The smallest free console port of the host, now taken."""
-        if not os.path.exists(self._ports):
+        try:
+            fd = os.open(self._ports, os.O_RDWR)
+        except FileNotFoundError:
             self._rebuild_ports()
-        fd = os.open(self._ports, os.O_RDWR)
+            fd = os.open(self._ports, os.O_RDWR)
         try:
             used = _read_all(fd)
             i = used.find(b"0")

@@ -229,10 +229,19 @@ def _write_new(path, data):
     """Write ``data`` as the new file ``path`` (refusing an existing one, as
     qemu_img.create does): a temporary file renamed into place, so the path
     never names a partial volume while this process runs. No fsync: see
-    create_root_volume."""
-    make_dirs(os.path.dirname(path))
-    if os.path.lexists(path):
-        raise StorageError(f"cannot create {path}: the file already exists")
+    create_root_volume. The directory is made with one mkdir (its parents
+    only when that says they are missing); a directory this call just made
+    is empty, so only one that existed can already hold the file."""
+    directory = os.path.dirname(path)
+    try:
+        os.mkdir(directory)
+    except FileExistsError:
+        if os.path.lexists(path):
+            raise StorageError(f"cannot create {path}: the file already exists")
+    except FileNotFoundError:
+        make_dirs(directory)
+    except OSError as e:
+        raise StorageError(f"cannot create directory {directory}: {e.strerror}")
     fd, tmp = _open_temp(path)
     try:
         try:
