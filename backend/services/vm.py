@@ -159,8 +159,10 @@ def _record(ctx, p, vm_uuid, image, offering, host, ps, default_l3, root_size,
             tags.insert(store, "SystemTagVO", "VmInstanceVO", vm_uuid,
                         f"iso::{image['uuid']}", inherent=True)
             if not tags.values_of(store, vm_uuid, vm_spec.BOOT_TAG):
+                # Inherent: the system's install order, switched to HardDisk at the
+                # first reboot (a user's SetVmBootOrder writes an ordinary tag).
                 tags.insert(store, "SystemTagVO", "VmInstanceVO", vm_uuid,
-                            "bootOrder::CdRom,HardDisk")
+                            "bootOrder::CdRom,HardDisk", inherent=True)
         from .host import recount
 
         recount(ctx, host["uuid"])
@@ -325,10 +327,20 @@ def stop_vm(ctx, p):
 
 
 def reboot_vm(ctx, p):
+    from .vm_devices import end_install_boot, live_boot_order
+
     uuid = p["uuid"]
     with vm_state.transition(ctx, uuid, "RebootVmInstance", "Rebooting", "Running",
                              "reboot") as vm:
-        hosts.driver(ctx, ctx.store.get("HostVO", vm["hostUuid"])).reboot(uuid)
+        drv = hosts.driver(ctx, ctx.store.get("HostVO", vm["hostUuid"]))
+        end_install_boot(ctx, uuid)
+        if live_boot_order(drv.xml(uuid)) == vm_spec.boot_order(ctx, uuid):
+            drv.reboot(uuid)
+        else:
+            # A reset keeps the running definition: a new boot order needs a fresh start.
+            drv.define(domain_xml(vm_spec.domain_spec(ctx, uuid)))
+            drv.destroy(uuid)
+            drv.start(uuid)
     return common.inventory(ctx, "VmInstanceVO", uuid)
 
 

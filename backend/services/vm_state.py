@@ -16,6 +16,9 @@ ALLOWED = {
     "AttachDataVolumeToVm": ("Running", "Stopped", "Created"),
     "DetachDataVolumeFromVm": ("Running", "Stopped", "Created"),
     "CreateVolumeSnapshot": ("Running", "Stopped", "Created", "Paused"),
+    "AttachIsoToVmInstance": ("Running", "Stopped", "Paused"),
+    "DetachIsoFromVmInstance": ("Running", "Stopped", "Paused", "Created"),
+    "GetVmConsoleAddress": ("Running",),
 }
 
 # libvirt's word (through the driver) -> ours
