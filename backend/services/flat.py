@@ -105,46 +105,87 @@ def _state_dir(ctx, host_uuid, l3_uuid):
     return os.path.join(ctx.home, "hosts", host_uuid, "flat", l3_uuid)
 
 
+_NICS = ("SELECT n.mac, n.ip, n.vmInstanceUuid, v.defaultL3NetworkUuid, v.hostUuid, v.state, "
+         "(SELECT substr(t.tag, 11) FROM SystemTagVO t WHERE t.resourceUuid = v.uuid AND "
+         "t.tag LIKE 'hostname::%' LIMIT 1) AS hostname FROM VmNicVO n JOIN VmInstanceVO v ON "
+         "v.uuid = n.vmInstanceUuid WHERE ")
+
+
+def _entry(row, l3_uuid):
+    return {"mac": row["mac"], "ip": row["ip"],
+            "hostname": row["hostname"] or row["ip"].replace(".", "-"),
+            "default": row["defaultL3NetworkUuid"] == l3_uuid}
+
+
 def entries(ctx, host_uuid, l3_uuid):
     """What the (host, L3) server hands out: each served NIC's MAC, IP, hostname,
     and whether it is its VM's default NIC (router and DNS go only there)."""
     marks = ", ".join("?" for _ in SERVED_STATES)
-    rows = ctx.store.rows(
-        f"SELECT n.mac, n.ip, n.vmInstanceUuid, v.defaultL3NetworkUuid, "
-        f"(SELECT substr(t.tag, 11) FROM SystemTagVO t WHERE t.resourceUuid = v.uuid AND "
-        f"t.tag LIKE 'hostname::%' LIMIT 1) AS hostname FROM VmNicVO n JOIN VmInstanceVO v ON "
-        f"v.uuid = n.vmInstanceUuid WHERE n.l3NetworkUuid = ? AND v.hostUuid = ? AND "
-        f"v.state IN ({marks}) ORDER BY n.ip", (l3_uuid, host_uuid, *SERVED_STATES))
-    return [{"mac": r["mac"], "ip": r["ip"],
-             "hostname": r["hostname"] or r["ip"].replace(".", "-"),
-             "default": r["defaultL3NetworkUuid"] == l3_uuid} for r in rows]
+    rows = ctx.store.rows(_NICS + f"n.l3NetworkUuid = ? AND v.hostUuid = ? AND v.state IN "
+                          f"({marks}) ORDER BY n.ip", (l3_uuid, host_uuid, *SERVED_STATES))
+    return [_entry(r, l3_uuid) for r in rows]
 
 
-def sync(ctx, host_uuid, l3_uuid):
-    """Make one host's server for one L3 match the records."""
+def vm_entries(ctx, vm_uuid, host_uuid, l3_uuid):
+    """(what the (host, L3) server hands out for one VM's NICs, the MACs of all its
+    NICs on the L3): the part of ``entries`` that one VM decides."""
+    # (+: by the VM's NICs, not by all the NICs of the L3)
+    rows = ctx.store.rows(_NICS + "n.vmInstanceUuid = ? AND +n.l3NetworkUuid = ? ORDER BY n.ip",
+                          (vm_uuid, l3_uuid))
+    return ([_entry(r, l3_uuid) for r in rows
+             if r["hostUuid"] == host_uuid and r["state"] in SERVED_STATES],
+            [r["mac"] for r in rows])
+
+
+# The servers this process made match the records in full (state dirs): after
+# that, a change of one VM is handed to them as that VM's entries alone, so its
+# cost does not grow with the VMs a server holds. A process's first change to a
+# server hands it everything, which repairs whatever a crash left behind.
+_SYNCED = set()
+
+
+def sync(ctx, host_uuid, l3_uuid, vm_uuid=None):
+    """Make one host's server for one L3 match the records (when ``vm_uuid`` is
+    given, only that VM's NICs changed)."""
     store = ctx.store
     host = store.get("HostVO", host_uuid)
     if host is None:
         return
-    wanted = entries(ctx, host_uuid, l3_uuid) if uses_flat_dhcp(store, l3_uuid) else []
     state_dir = _state_dir(ctx, host_uuid, l3_uuid)
+    macs = None
+    if not uses_flat_dhcp(store, l3_uuid):
+        wanted = []
+    elif vm_uuid is not None and state_dir in _SYNCED and os.path.isdir(state_dir):
+        wanted, macs = vm_entries(ctx, vm_uuid, host_uuid, l3_uuid)
+    else:
+        wanted = entries(ctx, host_uuid, l3_uuid)
     if not wanted and not os.path.isdir(state_dir):
+        _SYNCED.discard(state_dir)
         return
     runtime = _runtime()
     try:
-        if not wanted:
-            if os.path.isdir(state_dir):
-                runtime.remove_server(_bare_endpoint(ctx, host, l3_uuid))
+        if not wanted and macs is None:
+            _remove_server(ctx, host, l3_uuid)
             return
         host_netns = _host_netns(host)
         if host_netns is None:
             return          # a remote host: its own agent serves its VMs
         endpoint = _endpoint(ctx, host, l3_uuid, host_netns)
+        _SYNCED.discard(state_dir)          # until it is known to match again
         runtime.ensure_server(endpoint)
-        runtime.set_entries(endpoint, wanted)
+        done = runtime.set_entries(endpoint, wanted, macs)
+        if not done["total"]:
+            _remove_server(ctx, host, l3_uuid)      # that was its last VM
+        else:
+            _SYNCED.add(state_dir)
     except runtime.FlatNetworkError as e:
         raise operr(f"the Flat DHCP server of L3 network[uuid:{l3_uuid}] on "
                     f"host[uuid:{host_uuid}] failed: {e}") from None
+
+
+def _remove_server(ctx, host, l3_uuid):
+    _SYNCED.discard(_state_dir(ctx, host["uuid"], l3_uuid))
+    _runtime().remove_server(_bare_endpoint(ctx, host, l3_uuid))
 
 
 def _bare_endpoint(ctx, host, l3_uuid):
@@ -167,7 +208,7 @@ def sync_vm(ctx, vm_uuid, *extra_hosts):
     for l3 in l3s:
         if uses_flat_dhcp(store, l3) or _any_server(ctx, l3):
             for host in hosts:
-                sync(ctx, host, l3)
+                sync(ctx, host, l3, vm_uuid)
 
 
 def _any_server(ctx, l3_uuid):
@@ -208,7 +249,7 @@ def remove_l3(ctx, l3_uuid):
     for host_uuid in _hosts_serving(ctx, l3_uuid):
         host = ctx.store.get("HostVO", host_uuid)
         if host is not None:
-            _runtime().remove_server(_bare_endpoint(ctx, host, l3_uuid))
+            _remove_server(ctx, host, l3_uuid)
 
 
 def remove_host(ctx, host):
@@ -217,8 +258,7 @@ def remove_host(ctx, host):
     flat_dir = os.path.join(ctx.home, "hosts", host["uuid"], "flat")
     if not os.path.isdir(flat_dir):
         return
-    runtime = _runtime()
     for l3_uuid in os.listdir(flat_dir):
-        runtime.remove_server(_bare_endpoint(ctx, host, l3_uuid))
+        _remove_server(ctx, host, l3_uuid)
     if (host["libvirtUri"] or "").startswith("test:"):
-        runtime.remove_host_namespace(host["uuid"])
+        _runtime().remove_host_namespace(host["uuid"])

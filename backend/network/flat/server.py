@@ -183,7 +183,44 @@ def _ensure_veth(ep, dhcp_ns, bridge_name, network):
     return inner
 
 
+_READY = {}         # state_dir -> (the ep it was set up for, _footing() then)
+_READY_KEYS = ("host", "l3", "host_netns", "l2", "server_ip", "netmask", "gateway", "dns",
+               "dns_domain", "metadata_cmd")
+
+
+def _footing(ep):
+    """What a set-up server stands on, read without a subprocess: the inodes of
+    its namespaces, the pids of dnsmasq and of the metadata supervisor, and (in
+    the root namespace) the bridge its veth is on. None when something is gone."""
+    sd, host_ns = ep["state_dir"], ep.get("host_netns")
+    try:
+        inodes = tuple(os.stat(os.path.join(netns.NETNS_DIR, n)).st_ino
+                       for n in (names.dhcp_namespace(ep["host"], ep["l3"]), host_ns) if n)
+        master = None if host_ns else os.path.basename(os.readlink(
+            f"/sys/class/net/{names.veth_names(ep['host'], ep['l3'])[0]}/master"))
+    except OSError:
+        return None
+    pid = dnsmasq.running(sd)
+    sup = supervisor.running(sd)[0] if ep.get("metadata_cmd") else None
+    if pid is None or (ep.get("metadata_cmd") and sup is None):
+        return None
+    return inodes, master, pid, sup
+
+
 def _ensure(ep, network):
+    """Set the server up; a no-op (no subprocess) when this process set it up for
+    the same ep and nothing it stands on changed since (see _footing)."""
+    key = repr([ep.get(k) for k in _READY_KEYS])
+    ready = _READY.get(ep["state_dir"])
+    if ready and ready[0] == key and ready[1] is not None and ready[1] == _footing(ep):
+        return
+    _ensure_all(ep, network)
+    if len(_READY) >= 256:
+        _READY.clear()
+    _READY[ep["state_dir"]] = (key, _footing(ep))
+
+
+def _ensure_all(ep, network):
     host_ns, sd = ep.get("host_netns"), ep["state_dir"]
     if host_ns and not netns.exists(host_ns):
         raise FlatNetworkError(f"the host namespace {host_ns} does not exist")
@@ -232,16 +269,43 @@ def ensure_server(ep):
         _ensure(ep, network)
 
 
-def set_entries(ep, entries):
-    """Make the server answer exactly ``entries``. Returns what was done:
-    {"added", "changed", "removed": counts, "dnsmasq": "none" | "sighup" |
-    "restarted" | "started", "pid": dnsmasq's pid afterwards}."""
+def _subset(ep, network, entries, macs):
+    """{file name: checked NIC} for the entries of some MACs (see set_entries)."""
+    memo = _MEMO.get((str(network), ep["server_ip"]), {})
+    wanted, seen, ips = {}, set(), set()
+    for e in entries:
+        nic = _nic(ep, network, memo, e)
+        if nic[0] not in macs:
+            raise FlatNetworkError(f"the MAC address {nic[1]['mac']} is not among the MACs "
+                                   f"to set")
+        if nic[0] in seen:
+            raise FlatNetworkError(f"the MAC address {nic[1]['mac']} is given twice")
+        if nic[4] in ips:
+            raise FlatNetworkError(f"the address {nic[1]['ip']} is given twice")
+        seen.add(nic[0])
+        ips.add(nic[4])
+        wanted[nic[3]] = nic
+    return wanted
+
+
+def set_entries(ep, entries, macs=None):
+    """Make the server answer exactly ``entries``; or, given ``macs``, make its
+    entries for those MACs exactly ``entries`` (each one of ``macs``) and leave
+    the others as they are: the work then does not grow with the others.
+    Returns what was done: {"added", "changed", "removed": counts, "dnsmasq":
+    "none" | "sighup" | "restarted" | "started", "pid": dnsmasq's pid
+    afterwards, "total": the entries it now holds}."""
     network = _check(ep)
     sd = ep["state_dir"]
     hosts = dnsmasq.paths(sd)["hosts"]
     with _locked(sd) as lock:
-        wanted = _wanted(ep, network, entries)
-        have = _listing(sd, hosts, lock)
+        have_all = have = _listing(sd, hosts, lock)
+        if macs is None:
+            wanted = _wanted(ep, network, entries)
+        else:
+            keys = {str(m).lower().replace(":", "") for m in macs}
+            wanted = _subset(ep, network, entries, keys)
+            have = {f for f in have_all if f[:12] in keys}
         new_files = wanted.keys() - have
         gone_files = have - wanted.keys()
         new_macs, gone_macs = {f[:12] for f in new_files}, {g[:12] for g in gone_files}
@@ -262,9 +326,9 @@ def set_entries(ep, entries):
                 os.unlink(os.path.join(hosts, g))
             except FileNotFoundError:
                 pass
-        have -= gone_files
-        have |= new_files
-        _listed(sd, hosts, lock, have, bool(new_files or gone_files))
+        have_all -= gone_files
+        have_all |= new_files
+        _listed(sd, hosts, lock, have_all, bool(new_files or gone_files))
         action = "none"
         if pid is None:
             _ensure(ep, network)
@@ -280,17 +344,18 @@ def set_entries(ep, entries):
                     dnsmasq.release(dhcp_ns, inner, ep["server_ip"], stale)
                 except FlatNetworkError:
                     dnsmasq.stop(sd)        # the restart below prunes the leases instead
-                new = dnsmasq.reload(sd, dhcp_ns, pid) if dnsmasq.running(sd) else \
-                    dnsmasq.start(sd, dhcp_ns)
+                new = dnsmasq.reload(sd, dhcp_ns, pid, files=len(have_all)) \
+                    if dnsmasq.running(sd) else dnsmasq.start(sd, dhcp_ns)
                 action = "sighup" if new == pid else "restarted"
         pid = dnsmasq.running(sd)
         dnsmasq.rotate_log(sd, pid)
         return {"added": len(added), "changed": len(changed), "removed": len(removed),
-                "dnsmasq": action, "pid": pid}
+                "dnsmasq": action, "pid": pid, "total": len(have_all)}
 
 
 def remove_server(ep):
     sd = ep.get("state_dir")
+    _READY.pop(sd, None)
     _LAST.pop(sd, None)
     _LISTED.pop(sd, None)
     dhcp_ns = names.dhcp_namespace(ep["host"], ep["l3"])
@@ -337,7 +402,8 @@ def host_namespace(host_uuid):
 
 
 def ensure_host_namespace(host_uuid):
-    return netns.ensure(names.host_namespace(host_uuid))
+    name = names.host_namespace(host_uuid)
+    return name if netns.exists(name) else netns.ensure(name)
 
 
 def remove_host_namespace(host_uuid):
