@@ -88,6 +88,8 @@ def api_help(api):
         if resource.tags:
             fields += ["__systemTag__", "__userTag__"]
         lines += ["", t("help_query_fields"), "  " + ", ".join(fields)]
+    if api.vm_states:
+        lines += ["", t("help_vm_states"), "  " + ", ".join(api.vm_states)]
     if api.example:
         lines += ["", t("help_example"), f"  {api.example}"]
     return "\n".join(lines) + "\n"

@@ -49,6 +49,7 @@ MESSAGES = {
     "help_params": ("Parameters:", "参数："),
     "help_query_fields": ("Query fields:", "可查询字段："),
     "help_example": ("Example:", "示例："),
+    "help_vm_states": ("Allowed when the VM is:", "云主机处于以下状态时可用："),
     "required": ("required", "必填"),
     "optional": ("optional", "可选"),
     "default": ("default", "默认"),

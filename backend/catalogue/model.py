@@ -167,7 +167,7 @@ class Api:
     """
 
     __slots__ = ("name", "group", "handler", "params", "doc", "reply", "resource",
-                 "query", "example", "login")
+                 "query", "example", "login", "vm_states")
 
     def __init__(self, name, group, handler, params=(), doc=None, reply="inventory",
                  resource=None, query=False, example="", login=True):
@@ -182,6 +182,7 @@ class Api:
         self.query = query
         self.example = example
         self.login = login
+        self.vm_states = ()      # the VM states the API may act in (VM APIs; see vm.py)
 
     def required(self):
         return [p for p in self.params.values() if p.required]

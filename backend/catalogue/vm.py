@@ -209,3 +209,25 @@ APIS = (
               Text("Query volume snapshots", "查询云盘快照"),
               example="QueryVolumeSnapshot volumeUuid=<volumeUuid>"),
 )
+
+
+# The VM states each API may act in (SPEC §7.2); anything else is VM.1010.
+VM_STATES_ALLOWED = {
+    "StartVmInstance": ("Created", "Stopped"),
+    "StopVmInstance": ("Running", "Paused", "Unknown", "Crashed", "Stopping", "Starting"),
+    "RebootVmInstance": ("Running",),
+    "DestroyVmInstance": ("Created", "Starting", "Running", "Stopping", "Stopped", "Rebooting",
+                          "Paused", "Unknown", "Crashed", "Error", "Migrating",
+                          "VolumeMigrating"),
+    "RecoverVmInstance": ("Destroyed",),
+    "ExpungeVmInstance": ("Destroyed",),
+    "AttachDataVolumeToVm": ("Running", "Stopped", "Created"),
+    "DetachDataVolumeFromVm": ("Running", "Stopped", "Created"),
+    "CreateVolumeSnapshot": ("Running", "Stopped", "Created", "Paused"),
+    "AttachIsoToVmInstance": ("Running", "Stopped", "Paused"),
+    "DetachIsoFromVmInstance": ("Running", "Stopped", "Paused", "Created"),
+    "GetVmConsoleAddress": ("Running",),
+}
+
+for _api in APIS:
+    _api.vm_states = VM_STATES_ALLOWED.get(_api.name, ())

@@ -1,25 +1,9 @@
 """VM states: which operation each state allows, claiming a transition
 atomically, and reconciling records with what the hypervisor says (SPEC §7.2)."""
 
+from .. import catalogue
 from ..errors import ApiError, VM_STATE, operr
 from .clock import now
-
-ALLOWED = {
-    "StartVmInstance": ("Created", "Stopped"),
-    "StopVmInstance": ("Running", "Paused", "Unknown", "Crashed", "Stopping", "Starting"),
-    "RebootVmInstance": ("Running",),
-    "DestroyVmInstance": ("Created", "Starting", "Running", "Stopping", "Stopped", "Rebooting",
-                          "Paused", "Unknown", "Crashed", "Error", "Migrating",
-                          "VolumeMigrating"),
-    "RecoverVmInstance": ("Destroyed",),
-    "ExpungeVmInstance": ("Destroyed",),
-    "AttachDataVolumeToVm": ("Running", "Stopped", "Created"),
-    "DetachDataVolumeFromVm": ("Running", "Stopped", "Created"),
-    "CreateVolumeSnapshot": ("Running", "Stopped", "Created", "Paused"),
-    "AttachIsoToVmInstance": ("Running", "Stopped", "Paused"),
-    "DetachIsoFromVmInstance": ("Running", "Stopped", "Paused", "Created"),
-    "GetVmConsoleAddress": ("Running",),
-}
 
 # libvirt's word (through the driver) -> ours
 FROM_HYPERVISOR = {"Running": "Running", "Paused": "Paused", "Stopped": "Stopped",
@@ -37,7 +21,7 @@ def claim(ctx, uuid, operation, to_state=None):
     """Check the VM's state allows ``operation`` and, when ``to_state`` is
     given, move it there in the same transaction (so two shells can not start
     one VM twice). Returns the VM row as it was."""
-    allowed = ALLOWED[operation]
+    allowed = catalogue.APIS[operation].vm_states
     store = ctx.store
     with store.transaction():
         vm = store.get("VmInstanceVO", uuid)

@@ -31,3 +31,12 @@ def test_every_api_has_its_handler():
         module, _, function = api.handler.partition(":")
         handler = getattr(importlib.import_module(f"backend.services.{module}"), function, None)
         assert callable(handler), f"{api.name}: no handler {api.handler}"
+
+
+def test_vm_state_rules_name_real_apis():
+    from backend.catalogue import APIS
+    from backend.catalogue.vm import VM_STATES, VM_STATES_ALLOWED
+
+    for name, states in VM_STATES_ALLOWED.items():
+        assert name in APIS, name
+        assert set(states) <= set(VM_STATES), name
