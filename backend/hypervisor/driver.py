@@ -82,9 +82,11 @@ def close_all():
                 conn.close()
 
 
-def _retry_tray(action, seconds=5.0):
-    """QEMU refuses a media change while the tray is still moving from the
-    last one ("Tray of device ... is not open"); it settles within moments."""
+def _retry_tray(action, seconds=20.0):
+    """QEMU refuses a media change while the tray is closed and locked ("Tray of
+    device ... is not open"): it asks the guest to open it, and the guest (or
+    the BIOS, reading the disc while it looks for something to boot) lets go
+    some moments later."""
     import time
 
     deadline = time.monotonic() + seconds

@@ -140,7 +140,11 @@ def test_vm_on_real_qemu(host, workdir, domains):
     assert disks(host.xml(u))["vdb"].find("source").get("file") == data
     assert "vdb" in disks(host.xml(u, inactive=True))
 
-    # ISO in, then out, while running; the drive keeps its boot order
+    # ISO in, then out, on the live domain; the drive keeps its boot order. The vCPU is
+    # paused meanwhile: SeaBIOS, looking for something to boot, would otherwise read the
+    # new disc and lock the tray, and QEMU then waits for a guest that never unlocks it.
+    subprocess.run(["virsh", "-c", "qemu:///system", "suspend", u], check=True,
+                   capture_output=True, timeout=30)
     host.change_media(u, cdrom_xml(media))
     for xml in (host.xml(u), host.xml(u, inactive=True)):
         cd = disks(xml)["hdc"]
@@ -151,6 +155,8 @@ def test_vm_on_real_qemu(host, workdir, domains):
     for xml in (host.xml(u), host.xml(u, inactive=True)):
         assert media_path(disks(xml)["hdc"]) is None
         assert disks(xml)["hdc"].find("boot").get("order") == "1"
+    subprocess.run(["virsh", "-c", "qemu:///system", "resume", u], check=True,
+                   capture_output=True, timeout=30)
 
     host.reboot(u)
     assert host.state(u) == "Running"
