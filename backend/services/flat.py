@@ -15,7 +15,7 @@ import sys
 
 from ..errors import operr
 from . import ipam, tags
-from .netservice import provider_of
+from .l3services import provider_of
 
 DHCP_TAG = "flatNetwork::DhcpServer::{ip}::ipUuid::{ipUuid}"
 METADATA_ADDRESS = "169.254.169.254"

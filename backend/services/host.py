@@ -2,7 +2,7 @@
 
 from .. import hypervisor
 from ..errors import argerr, operr
-from . import common, hosts
+from . import capacity, common, hosts
 from .clock import now
 
 _STATE = {"enable": "Enabled", "disable": "Disabled"}
@@ -50,7 +50,7 @@ def _connect(ctx, uuid):
             _mark_vms_unknown(ctx, uuid)
         raise operr(f"failed to connect to host[uuid:{uuid}, managementIp:"
                     f"{host['managementIp']}] through {host['libvirtUri']}: {e}") from None
-    used_cpu, used_memory = _used(ctx, uuid)
+    used_cpu, used_memory = capacity.host_used(ctx, uuid)
     with store.transaction():
         store.update("HostVO", uuid, {
             "status": "Connected", "cpuNum": facts["cpuNum"],
@@ -62,22 +62,6 @@ def _connect(ctx, uuid):
     from .vm_state import reconcile_host
 
     reconcile_host(ctx, uuid)
-
-
-def _used(ctx, host_uuid):
-    row = ctx.store.row("SELECT COALESCE(SUM(cpuNum), 0), COALESCE(SUM(memorySize), 0) FROM "
-                        "VmInstanceVO WHERE hostUuid = ? AND state IN ('Starting', 'Running', "
-                        "'Rebooting', 'Paused', 'Stopping', 'Unknown')", (host_uuid,))
-    return row[0], row[1]
-
-
-def recount(ctx, host_uuid):
-    """Available capacity = total minus what the host's running VMs hold
-    (call inside a transaction, after a VM changed state)."""
-    used_cpu, used_memory = _used(ctx, host_uuid)
-    ctx.store.conn.execute("UPDATE HostVO SET availableCpuCapacity = totalCpuCapacity - ?, "
-                           "availableMemoryCapacity = totalMemoryCapacity - ? WHERE uuid = ?",
-                           (used_cpu, used_memory, host_uuid))
 
 
 def _mark_vms_unknown(ctx, host_uuid):
@@ -132,11 +116,9 @@ def remove_host(ctx, uuid, mode):
                   dependents=(("VM", "VmInstanceVO", "hostUuid", remove_vm),),
                   refs=(("ImageCacheVO", "hostUuid"), ("LocalStorageResourceRefVO", "hostUuid"),
                         ("LocalStorageHostRefVO", "hostUuid")))
-    from .storage import refresh_totals
-
     with store.transaction():
         for ps_uuid in storages:
-            refresh_totals(ctx, ps_uuid)
+            capacity.refresh_totals(ctx, ps_uuid)
     from .flat import remove_host as remove_flat_servers
 
     remove_flat_servers(ctx, host)

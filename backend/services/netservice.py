@@ -66,14 +66,6 @@ def detach(ctx, p):
     return common.inventory(ctx, "L3NetworkVO", l3)
 
 
-def provider_of(store, l3_uuid, kind):
-    """The type of the provider giving ``kind`` (DHCP, Userdata...) on an L3, or None."""
-    row = store.row("SELECT p.type FROM NetworkServiceL3NetworkRefVO r JOIN "
-                    "NetworkServiceProviderVO p ON p.uuid = r.networkServiceProviderUuid WHERE "
-                    "r.l3NetworkUuid = ? AND r.networkServiceType = ?", (l3_uuid, kind))
-    return row[0] if row else None
-
-
 def _services_changed(ctx, l3_uuid):
     """The Flat DHCP and userdata servers of the L3 follow its services."""
     from .flat import sync_l3

@@ -5,6 +5,7 @@ import os
 from ..errors import argerr, operr
 from ..storage import StorageError, image_store, local
 from . import common, hosts
+from .capacity import refresh_totals, used_on
 from .clock import now
 
 
@@ -43,52 +44,6 @@ def prepare_host(ctx, ps, host):
             (ps["uuid"], host["uuid"], total, total - used_on(ctx, ps["uuid"], host["uuid"]),
              total, available, stamp, stamp))
         refresh_totals(ctx, ps["uuid"])
-
-
-def used_on(ctx, ps_uuid, host_uuid):
-    """Bytes taken on a host: its volumes and snapshots, and its image caches."""
-    return ctx.store.value(
-        "SELECT (SELECT COALESCE(SUM(size), 0) FROM LocalStorageResourceRefVO WHERE "
-        "primaryStorageUuid = ?1 AND hostUuid = ?2) + (SELECT COALESCE(SUM(size), 0) FROM "
-        "ImageCacheVO WHERE primaryStorageUuid = ?1 AND hostUuid = ?2)", (ps_uuid, host_uuid))
-
-
-def refresh_totals(ctx, ps_uuid):
-    """The storage's capacity is the sum over its hosts (call inside a transaction)."""
-    ctx.store.conn.execute(
-        "UPDATE PrimaryStorageVO SET (totalCapacity, availableCapacity, totalPhysicalCapacity,"
-        " availablePhysicalCapacity) = (SELECT COALESCE(SUM(totalCapacity), 0),"
-        " COALESCE(SUM(availableCapacity), 0), COALESCE(SUM(totalPhysicalCapacity), 0),"
-        " COALESCE(SUM(availablePhysicalCapacity), 0) FROM LocalStorageHostRefVO"
-        " WHERE primaryStorageUuid = ?) WHERE uuid = ?", (ps_uuid, ps_uuid))
-
-
-def reserve(ctx, ps_uuid, host_uuid, resource_uuid, resource_type, size):
-    """Account ``size`` bytes of ``resource_uuid`` on a host (inside a transaction)."""
-    store = ctx.store
-    store.conn.execute("INSERT OR REPLACE INTO LocalStorageResourceRefVO (resourceUuid,"
-                       " resourceType, primaryStorageUuid, hostUuid, size, createDate,"
-                       " lastOpDate) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (resource_uuid, resource_type, ps_uuid, host_uuid, size, now(), now()))
-    recount_host_storage(ctx, ps_uuid, host_uuid)
-
-
-def release(ctx, resource_uuid):
-    store = ctx.store
-    ref = store.get("LocalStorageResourceRefVO", resource_uuid, key="resourceUuid")
-    if ref is None:
-        return
-    store.delete("LocalStorageResourceRefVO", resource_uuid, key="resourceUuid")
-    recount_host_storage(ctx, ref["primaryStorageUuid"], ref["hostUuid"])
-
-
-def recount_host_storage(ctx, ps_uuid, host_uuid):
-    """Free bytes on one host = its total minus what is used there (inside a transaction)."""
-    ctx.store.conn.execute(
-        "UPDATE LocalStorageHostRefVO SET availableCapacity = totalCapacity - ?, lastOpDate = ?"
-        " WHERE primaryStorageUuid = ? AND hostUuid = ?",
-        (used_on(ctx, ps_uuid, host_uuid), now(), ps_uuid, host_uuid))
-    refresh_totals(ctx, ps_uuid)
 
 
 def attach_primary_storage(ctx, p):

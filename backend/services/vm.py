@@ -11,9 +11,10 @@ from .. import hypervisor
 from ..hypervisor.domain import domain_xml
 from ..errors import ApiError, argerr, operr
 from ..storage import StorageError, local
-from . import common, config, flat, hosts, image as images, ipam, tags, vm_spec, vm_state
+from . import common, config, flat, hosts, ipam, tags, vm_spec, vm_state
+from .imagecache import ensure_cache
 from .clock import new_uuid, now
-from .storage import recount_host_storage, release, reserve
+from .capacity import recount_host, release, reserve
 
 NO_DEFAULT_L3 = ("there are more than one L3 network specified in l3NetworkUuids, but "
                  "defaultL3NetworkUuid is null")
@@ -163,9 +164,7 @@ def _record(ctx, p, vm_uuid, image, offering, host, ps, default_l3, root_size,
                 # first reboot (a user's SetVmBootOrder writes an ordinary tag).
                 tags.insert(store, "SystemTagVO", "VmInstanceVO", vm_uuid,
                             "bootOrder::CdRom,HardDisk", inherent=True)
-        from .host import recount
-
-        recount(ctx, host["uuid"])
+        recount_host(ctx, host["uuid"])
     return volumes
 
 
@@ -176,27 +175,6 @@ def _volume_row(vm_uuid, uuid, name, ps, kind, device, size, path, image_uuid, o
             "rootImageUuid": image_uuid, "installPath": path, "type": kind, "format": "qcow2",
             "size": size, "actualSize": 0, "deviceId": device, "state": "Enabled",
             "status": "Creating", "isShareable": 0, "createDate": stamp, "lastOpDate": stamp}
-
-
-def ensure_cache(ctx, image, host, ps):
-    """The image's copy on the host's primary storage (made once per host)."""
-    store = ctx.store
-    row = store.row("SELECT installPath FROM ImageCacheVO WHERE primaryStorageUuid = ? AND "
-                    "hostUuid = ? AND imageUuid = ?", (ps["uuid"], host["uuid"], image["uuid"]))
-    if row:
-        return row["installPath"]
-    drv = hosts.driver(ctx, host)
-    host_path = local.image_cache_path(ps["url"], image["uuid"], image["format"])
-    local.ensure_image_cache(drv.local_path(ps["url"]), image["uuid"], image["format"],
-                             images.install_path(ctx, image["uuid"]), image["md5Sum"])
-    with store.transaction():
-        store.conn.execute("INSERT OR IGNORE INTO ImageCacheVO (primaryStorageUuid, hostUuid, "
-                           "imageUuid, installPath, md5Sum, size, createDate) VALUES "
-                           "(?, ?, ?, ?, ?, ?, ?)", (ps["uuid"], host["uuid"], image["uuid"],
-                                                     host_path, image["md5Sum"],
-                                                     image["actualSize"], now()))
-        recount_host_storage(ctx, ps["uuid"], host["uuid"])
-    return host_path
 
 
 def _build(ctx, vm_uuid, image, host, ps, volumes, strategy):
@@ -278,9 +256,7 @@ def _delete_records(ctx, vm_uuid):
         tags.delete_all(store, vm_uuid)
         store.delete("VmInstanceVO", vm_uuid)
         if vm and vm["hostUuid"]:
-            from .host import recount
-
-            recount(ctx, vm["hostUuid"])
+            recount_host(ctx, vm["hostUuid"])
 
 
 def start_vm(ctx, p):

@@ -5,11 +5,10 @@ from ..catalogue.vm import BOOT_DEVICES
 from ..errors import argerr, operr
 from ..hypervisor.domain import cdrom_xml
 from . import common, hosts, tags, vm_spec, vm_state
+from .imagecache import ensure_cache
 
 
 def attach_iso(ctx, p):
-    from .vm import ensure_cache
-
     store = ctx.store
     vm_uuid, iso_uuid = p["vmInstanceUuid"], p["isoUuid"]
     iso = store.get("ImageVO", iso_uuid)

@@ -65,14 +65,14 @@ class transition:
 
 
 def set_state(ctx, uuid, state, **columns):
-    from .host import recount
+    from .capacity import recount_host
 
     store = ctx.store
     with store.transaction():
         vm = store.get("VmInstanceVO", uuid)
         store.update("VmInstanceVO", uuid, {"state": state, "lastOpDate": now(), **columns})
         for host_uuid in {vm["hostUuid"], columns.get("hostUuid")} - {None}:
-            recount(ctx, host_uuid)
+            recount_host(ctx, host_uuid)
 
 
 def reconcile_host(ctx, host_uuid):

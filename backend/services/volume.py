@@ -6,7 +6,7 @@ from ..errors import argerr, operr
 from ..storage import StorageError, local
 from . import common, hosts, tags, vm_state
 from .clock import new_uuid, now
-from .storage import release, reserve
+from .capacity import release, reserve
 
 
 def create_data_volume(ctx, p):
