@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -5,6 +6,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# Hundreds of throwaway clouds must not each leave a host agent running; the
+# tests of the agent turn it on for themselves.
+os.environ.setdefault("ZSTACK_HOST_AGENT", "off")
 
 
 @pytest.fixture

@@ -62,6 +62,9 @@ def _connect(ctx, uuid):
     from .vm_state import reconcile_host
 
     reconcile_host(ctx, uuid)
+    from .agent import ensure as ensure_agent
+
+    ensure_agent(ctx, uuid)
 
 
 def _mark_vms_unknown(ctx, host_uuid):
@@ -112,6 +115,9 @@ def remove_host(ctx, uuid, mode):
     storages = [r[0] for r in store.rows("SELECT primaryStorageUuid FROM LocalStorageHostRefVO "
                                          "WHERE hostUuid = ?", (uuid,))]
     host = store.get("HostVO", uuid)
+    from .agent import stop as stop_agent
+
+    stop_agent(ctx, uuid)
     common.delete(ctx, "HostVO", uuid, mode,
                   dependents=(("VM", "VmInstanceVO", "hostUuid", remove_vm),),
                   refs=(("ImageCacheVO", "hostUuid"), ("LocalStorageResourceRefVO", "hostUuid"),

@@ -1,0 +1,376 @@
+"""The per-host agent (SPEC §12): hypervisor state changes → the store, at once.
+
+    python -m backend.agent.host_agent --home H --host UUID
+
+One process per host, run under the flat supervisor (see services/agent.py,
+which starts, stops and ensures it). It opens its own Backend(home) and:
+
+- real hosts (``qemu:///…``, ``qemu+ssh://…``): registers the default event
+  implementation *before* opening its own connection, runs
+  ``virEventRunDefaultImpl`` on a thread, and listens to lifecycle and reboot
+  events. Each event is queued; the main thread (the only one that touches
+  the store) confirms the domain's current state on that connection (a late
+  event never overwrites a newer truth) and records it. A close callback
+  (EOF: the daemon died) or a failed keepalive makes it reconnect every 1 s,
+  with new registrations and a reconcile of every VM of the host (events
+  were lost meanwhile).
+- simulated hosts (``test:…``): no cross-process events exist, so it polls
+  ``driver.states()`` every POLL seconds and records what changed.
+
+Recording: only VMs of this host in our store; a VM in a transition the API
+owns (Starting, Stopping, Rebooting, Destroying, ...) is skipped, the API sets
+its final state. The state is compared and set inside one transaction.
+
+The ISO install switch (SPEC §10): on a REBOOT event of a VM whose boot order
+is still the install one (``vm_devices.end_install_boot`` returns True) the
+domain is redefined from the records. QEMU has already reset in place with the
+old (CdRom first) definition, so the HardDisk-first order takes effect at the
+domain's next start or reset from a fresh definition; the records (and
+GetVmBootOrder) say HardDisk at once.
+
+The agent retires by itself (it stops its supervisor, then exits) when its
+host or its home's database is gone, so a forgotten host leaves no daemon.
+"""
+
+import argparse
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+
+POLL = 0.4                  # seconds between two looks at a simulated host
+RECONNECT = 1.0             # seconds between two tries to reach a real host
+HOUSEKEEPING = 2.0          # seconds between two checks that the host still exists
+SKIP = ("Starting", "Stopping", "Rebooting", "Destroying", "Destroyed", "Created",
+        "Migrating", "VolumeMigrating")
+
+
+def log(message):
+    sys.stderr.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} host-agent[{os.getpid()}]: "
+                     f"{message}\n")
+    sys.stderr.flush()
+
+
+class Agent:
+    def __init__(self, home, host_uuid):
+        from ..api import Backend, Context
+
+        self.home, self.host_uuid = home, host_uuid
+        self.backend = Backend(home)
+        self.ctx = Context(self.backend, None, None)
+        self.stopping = False
+        self.events = queue.Queue()
+        self._last_check = 0.0
+
+    # ------------------------------------------------------------ the store side
+    def host(self):
+        return self.ctx.store.get("HostVO", self.host_uuid)
+
+    def record(self, vm_uuid, state, why=""):
+        """Set a VM of this host to ``state`` unless the API owns it now.
+        Returns True when the store changed."""
+        from ..services.flat import sync_vm
+        from ..services.vm_state import set_state
+
+        store = self.ctx.store
+        with store.transaction():
+            vm = store.get("VmInstanceVO", vm_uuid)
+            if (vm is None or vm["hostUuid"] != self.host_uuid or vm["state"] in SKIP
+                    or vm["state"] == state):
+                return False
+            set_state(self.ctx, vm_uuid, state)
+            before = vm["state"]
+        log(f"VM[uuid:{vm_uuid}] {before} -> {state}{f' ({why})' if why else ''}")
+        try:
+            sync_vm(self.ctx, vm_uuid)
+        except Exception as e:          # the network catches up at the next change
+            log(f"cannot update the network of VM[uuid:{vm_uuid}]: {e}")
+        return True
+
+    def reconcile(self, states):
+        """Every VM of the host takes the state its domain has (a missing domain
+        is Stopped); VMs in a transition the API owns are left to it."""
+        from ..services.vm_state import FROM_HYPERVISOR
+
+        vms = self.ctx.store.rows("SELECT uuid FROM VmInstanceVO WHERE hostUuid = ?",
+                                  (self.host_uuid,))
+        for vm in vms:
+            actual = states.get(vm["uuid"])
+            if actual == "Unknown":
+                continue
+            self.record(vm["uuid"], FROM_HYPERVISOR.get(actual, "Stopped"), "reconcile")
+
+    def end_install_boot(self, vm_uuid):
+        """A guest rebooted: a VM still on its install boot order boots HardDisk from now on."""
+        from ..hypervisor.domain import domain_xml
+        from ..services import hosts, vm_spec
+        from ..services.vm_devices import end_install_boot
+
+        vm = self.ctx.store.get("VmInstanceVO", vm_uuid)
+        if vm is None or vm["hostUuid"] != self.host_uuid or vm["state"] in SKIP:
+            return
+        if end_install_boot(self.ctx, vm_uuid):
+            hosts.driver(self.ctx, self.host()).define(
+                domain_xml(vm_spec.domain_spec(self.ctx, vm_uuid)))
+            log(f"VM[uuid:{vm_uuid}] rebooted after its install: HardDisk boots first now")
+
+    def gone(self):
+        """True when this agent has nothing left to watch."""
+        from ..api import DB_NAME
+
+        import sqlite3
+
+        if not os.path.exists(os.path.join(self.home, DB_NAME)):
+            return True
+        try:
+            return self.host() is None
+        except sqlite3.OperationalError as e:
+            return "no such table" in str(e)
+        except Exception:
+            return False
+
+    def housekeeping(self):
+        now = time.monotonic()
+        if now - self._last_check >= HOUSEKEEPING:
+            self._last_check = now
+            if self.gone():
+                log("the host is gone: retiring")
+                retire()
+
+    # ------------------------------------------------------------ simulated hosts
+    def run_simulated(self):
+        from ..hypervisor import HypervisorError, driver_for
+        from ..services.vm_state import FROM_HYPERVISOR
+
+        driver = driver_for(self.host(), self.home)
+        previous = None
+        while not self.stopping:
+            self.housekeeping()
+            try:
+                states = driver.states()
+            except HypervisorError as e:
+                log(f"cannot list domains: {e}")
+                previous = None
+                time.sleep(RECONNECT)
+                continue
+            if previous is None:
+                self.reconcile(states)
+            else:
+                for name, state in states.items():
+                    if previous.get(name) != state and state in FROM_HYPERVISOR:
+                        self.record(name, FROM_HYPERVISOR[state], "domain changed")
+            previous = states
+            time.sleep(POLL)
+
+    # ------------------------------------------------------------ real hosts
+    def run_libvirt(self, uri):
+        import libvirt
+
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+        libvirt.virEventRegisterDefaultImpl()           # before any connection is opened
+        threading.Thread(target=_event_loop, args=(libvirt,), daemon=True,
+                         name="libvirt-events").start()
+        while not self.stopping:
+            self.housekeeping()
+            conn = self._open(libvirt, uri)
+            if conn is None:
+                time.sleep(RECONNECT)
+                continue
+            try:
+                self._serve(libvirt, conn)
+            finally:
+                for callback in conn._agent_callbacks:
+                    try:
+                        conn.domainEventDeregisterAny(callback)
+                    except libvirt.libvirtError:
+                        pass
+                try:
+                    conn.unregisterCloseCallback()
+                except libvirt.libvirtError:
+                    pass
+                try:
+                    conn.close()
+                except libvirt.libvirtError:
+                    pass
+            if not self.stopping:
+                time.sleep(RECONNECT)
+
+    def _open(self, libvirt, uri):
+        from ..hypervisor.driver import describe
+
+        try:
+            conn = libvirt.open(uri)
+        except libvirt.libvirtError as e:
+            log(f"cannot connect to {uri}: {describe(e)}; retrying")
+            return None
+        conn._agent_callbacks = []
+        try:
+            conn.setKeepAlive(5, 3)
+        except libvirt.libvirtError:
+            pass                        # not every driver keeps alive
+        conn.registerCloseCallback(self._on_close, None)
+        conn._agent_callbacks.append(conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None))
+        conn._agent_callbacks.append(conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None))
+        log(f"connected to {uri}; listening to domain events")
+        return conn
+
+    def _serve(self, libvirt, conn):
+        """Reconcile, then record events until the connection closes."""
+        self.events.put(("reconcile", None, None))
+        while not self.stopping:
+            self.housekeeping()
+            try:
+                kind, name, detail = self.events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                if kind == "closed":
+                    if detail is conn:
+                        log("the connection closed; reconnecting")
+                        return
+                    continue
+                if kind == "reconcile":
+                    self.reconcile(_states(libvirt, conn))
+                elif kind == "reboot":
+                    self.end_install_boot(name)
+                elif kind == "state":
+                    self.record(name, _confirm(libvirt, conn, name, detail), "event")
+            except libvirt.libvirtError as e:
+                from ..hypervisor.driver import describe, is_connection_lost
+
+                if is_connection_lost(e):
+                    log(f"lost the connection: {describe(e)}; reconnecting")
+                    return
+                log(f"{kind} {name}: {describe(e)}")
+            except Exception as e:      # one bad event must not stop the agent
+                log(f"{kind} {name}: {type(e).__name__}: {e}")
+
+    # event thread: queue only, never touch the store here
+    def _on_lifecycle(self, _conn, dom, event, detail, _opaque):
+        state = _EVENT_STATE.get(event)
+        if state is not None:
+            self.events.put(("state", dom.name(), state))
+
+    def _on_reboot(self, _conn, dom, _opaque):
+        self.events.put(("reboot", dom.name(), None))
+
+    def _on_close(self, conn, reason, _opaque):
+        self.events.put(("closed", None, conn))
+
+    # ------------------------------------------------------------ main
+    def run(self):
+        host = None if self.gone() else self.host()
+        if host is None:
+            log("no such host: retiring")
+            retire()
+            return
+        uri = host["libvirtUri"] or ""
+        if uri.startswith("test:"):
+            self.run_simulated()
+        else:
+            from .. import hypervisor
+
+            self.run_libvirt(uri or hypervisor.default_uri(host["managementIp"]))
+
+
+def _event_loop(libvirt):
+    while True:
+        try:
+            libvirt.virEventRunDefaultImpl()
+        except libvirt.libvirtError as e:
+            log(f"event loop: {e}")
+            time.sleep(0.1)
+
+
+def _lifecycle_map():
+    import libvirt
+
+    return {libvirt.VIR_DOMAIN_EVENT_STARTED: "Running",
+            libvirt.VIR_DOMAIN_EVENT_RESUMED: "Running",
+            libvirt.VIR_DOMAIN_EVENT_SUSPENDED: "Paused",
+            libvirt.VIR_DOMAIN_EVENT_STOPPED: "Stopped",
+            libvirt.VIR_DOMAIN_EVENT_SHUTDOWN: "Stopped",
+            libvirt.VIR_DOMAIN_EVENT_CRASHED: "Crashed"}
+
+
+class _LazyMap(dict):
+    def get(self, key, default=None):
+        if not self:
+            self.update(_lifecycle_map())
+        return super().get(key, default)
+
+
+_EVENT_STATE = _LazyMap()
+
+
+def _confirm(libvirt, conn, name, from_event):
+    """The domain's state now: an event may be older than the truth. A SHUTDOWN
+    event comes while the domain still runs its last instant: its STOPPED follows."""
+    from ..hypervisor.driver import _STATES
+
+    try:
+        current = _STATES.get(conn.lookupByName(name).state()[0], "Unknown")
+    except libvirt.libvirtError as e:
+        if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return "Stopped"
+        raise
+    return from_event if current == "Unknown" else current
+
+
+def _states(libvirt, conn):
+    from ..hypervisor.driver import _STATES
+
+    result = {}
+    for dom in conn.listAllDomains():
+        try:
+            result[dom.name()] = _STATES.get(dom.state()[0], "Unknown")
+        except libvirt.libvirtError as e:
+            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+    return result
+
+
+def retire():
+    """Stop the supervisor that would restart us (it stops us in turn), then exit."""
+    parent = os.getppid()
+    try:
+        with open(f"/proc/{parent}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        argv = []
+    if any(a.startswith(b"--pidfile=") and a.endswith(b"/agent/supervisor.pid") for a in argv):
+        try:
+            os.kill(parent, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    os._exit(0)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="host_agent")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--host", required=True)
+    args = parser.parse_args(argv)
+    agent = Agent(os.path.abspath(args.home), args.host)
+
+    def on_term(_signum, _frame):
+        agent.stopping = True
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    log(f"watching host[uuid:{args.host}] of {args.home}")
+    try:
+        agent.run()
+    except SystemExit:
+        pass
+    log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
