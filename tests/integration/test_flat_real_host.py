@@ -25,32 +25,21 @@ import time
 
 import pytest
 
+from tests.integration.realhost import SYSTEM_URI, uid, virsh
+
 pytestmark = pytest.mark.integration
 
 if os.geteuid() != 0 or not all(shutil.which(t) for t in ("ip", "dnsmasq", "busybox", "virsh")):
     pytest.skip("needs root, ip, dnsmasq, busybox and virsh", allow_module_level=True)
 
-SYSTEM_URI = "qemu:///system"
 NET = "10.252.0"
 SCRIPT = '#!/bin/sh\n[ "$1" = bound ] && env > "$ZS_OUT"\nexit 0\n'
 FETCH = ("import sys, urllib.request\n"
          "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end='')\n")
 
 
-def uid():
-    return secrets.token_hex(16)
-
-
 def sh(*args, check=True, timeout=60):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=check)
-
-
-def virsh(*args, check=True):
-    out = subprocess.run(["virsh", "-c", SYSTEM_URI, *args], capture_output=True, text=True,
-                         timeout=60)
-    if check:
-        assert out.returncode == 0, (args, out.stdout, out.stderr)
-    return out
 
 
 def netns_names():

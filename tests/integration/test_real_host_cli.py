@@ -18,26 +18,9 @@ import tempfile
 
 import pytest
 
+from tests.integration.realhost import SYSTEM_URI, domstate, uid, virsh
+
 pytestmark = pytest.mark.integration
-
-SYSTEM_URI = "qemu:///system"
-
-
-def uid():
-    return secrets.token_hex(16)
-
-
-def virsh(*args, check=True):
-    out = subprocess.run(["virsh", "-c", SYSTEM_URI, *args], capture_output=True, text=True,
-                         timeout=60)
-    if check:
-        assert out.returncode == 0, (args, out.stdout, out.stderr)
-    return out
-
-
-def domstate(name):
-    out = virsh("domstate", name, check=False)
-    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def blklist(name, inactive=False):
