@@ -21,3 +21,24 @@ def virsh(*args, check=True):
 def domstate(name):
     out = virsh("domstate", name, check=False)
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def command(cli, home):
+    """``run(*words, expect=0)``: the installed command on one $ZSTACK_HOME; its
+    inventory (or reply) on success, its stderr when a failure is expected."""
+    import json
+    import os
+
+    env = dict(os.environ, ZSTACK_HOME=str(home), ZSTACK_LANG="en")
+
+    def run(*words, expect=0):
+        out = subprocess.run([cli, *words], env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert "Traceback" not in out.stderr, out.stderr
+        assert out.returncode == expect, (words, out.stdout, out.stderr)
+        if expect:
+            return out.stderr
+        reply = json.loads(out.stdout)
+        assert reply["success"] is True
+        return reply.get("inventory", reply)
+    return run

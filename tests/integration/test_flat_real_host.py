@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from tests.integration.realhost import SYSTEM_URI, uid, virsh
+from tests.integration.realhost import command, SYSTEM_URI, uid, virsh
 
 pytestmark = pytest.mark.integration
 
@@ -95,17 +95,7 @@ def cloud(libvirtd, cli):
     env = dict(os.environ, ZSTACK_HOME=os.path.join(work, "home"), ZSTACK_LANG="en")
     ids = {k: uid() for k in ("zone", "cluster", "ps", "host", "bs", "image", "offering",
                               "l2", "l3", "vm", "vm2")}
-
-    def run(*words, expect=0):
-        out = subprocess.run([cli, *words], env=env, capture_output=True, text=True,
-                             timeout=120)
-        assert "Traceback" not in out.stderr, out.stderr
-        assert out.returncode == expect, (words, out.stdout, out.stderr)
-        if expect:
-            return out.stderr
-        reply = json.loads(out.stdout)
-        assert reply["success"] is True
-        return reply.get("inventory", reply)
+    run = command(cli, os.path.join(work, "home"))
 
     def batch(*lines):
         """Several commands in one process (``zstack-cli -f``): after its first change

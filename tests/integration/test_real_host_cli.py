@@ -18,7 +18,7 @@ import tempfile
 
 import pytest
 
-from tests.integration.realhost import SYSTEM_URI, domstate, uid, virsh
+from tests.integration.realhost import command, SYSTEM_URI, domstate, uid, virsh
 
 pytestmark = pytest.mark.integration
 
@@ -79,19 +79,7 @@ def domains(libvirtd, workdir, dummy):
 
 @pytest.fixture
 def zs(cli, tmp_path):
-    env = dict(os.environ, ZSTACK_HOME=str(tmp_path / "home"), ZSTACK_LANG="en")
-
-    def run(*words, expect=0):
-        out = subprocess.run([cli, *words], env=env, capture_output=True, text=True,
-                             timeout=120)
-        assert "Traceback" not in out.stderr, out.stderr
-        assert out.returncode == expect, (words, out.stdout, out.stderr)
-        if expect:
-            return out.stderr
-        reply = json.loads(out.stdout)
-        assert reply["success"] is True
-        return reply.get("inventory", reply)
-    return run
+    return command(cli, tmp_path / "home")
 
 
 def test_vm_lifecycle_on_a_real_host(zs, workdir, dummy, domains):
