@@ -19,7 +19,9 @@ def render(reply, fmt="json", colour=False, resource=None):
         return yaml.safe_dump(reply, allow_unicode=True, sort_keys=True, default_flow_style=False)
     if fmt == "text":
         return _text(reply)
-    text = json.dumps(reply, sort_keys=True, indent=4, ensure_ascii=False) + "\n"
+    from .prettyjson import dumps
+
+    text = dumps(reply) + "\n"
     if colour:
         text = _colour(text, "json")
     return text

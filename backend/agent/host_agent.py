@@ -112,8 +112,8 @@ class Agent:
         if vm is None or vm["hostUuid"] != self.host_uuid or vm["state"] in SKIP:
             return
         if end_install_boot(self.ctx, vm_uuid):
-            hosts.driver(self.ctx, self.host()).define(
-                domain_xml(vm_spec.domain_spec(self.ctx, vm_uuid)))
+            drv = hosts.driver(self.ctx, self.host())
+            drv.define(domain_xml(vm_spec.domain_spec(self.ctx, vm_uuid, drv)))
             log(f"VM[uuid:{vm_uuid}] rebooted after its install: HardDisk boots first now")
 
     def gone(self):

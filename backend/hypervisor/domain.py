@@ -20,6 +20,8 @@ carry at all are dropped from the title instead of producing a broken file.
 import re
 import xml.etree.ElementTree as ET
 
+from .xmltext import to_text
+
 CDROM_TARGET = "hdc"          # secondary IDE master, where ZStack puts its drive
 BOOT_DEVICES = ("CdRom", "HardDisk")
 DEFAULT_BOOT_ORDER = ("HardDisk",)
@@ -270,5 +272,4 @@ def _text(parent, tag, text, **attrs):
 
 
 def _tostring(el):
-    ET.indent(el)
-    return ET.tostring(el, encoding="unicode")
+    return to_text(el)

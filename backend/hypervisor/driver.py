@@ -133,11 +133,10 @@ class HostDriver:
 
     def domain_type(self):
         """'kvm' when this host's QEMU can use KVM, else 'qemu'."""
-        from . import domain_type as local_domain_type
         if _is_local_uri(self.uri):
             # libvirt's capabilities claim kvm even when /dev/kvm is closed to
             # the QEMU user; the local check looks at the device itself.
-            return local_domain_type()
+            return _local_domain_type()
         with self._session("read capabilities", write=False) as conn:
             caps = ET.fromstring(conn.getCapabilities())
         for guest in caps.findall("guest"):
@@ -437,3 +436,19 @@ _ID = re.compile(r"^(<domain\b[^>]*?)\s+id='-?\d+'")
 def strip_domain_id(xml):
     """The live XML without its runtime ``id`` attribute (to compare with a definition)."""
     return _ID.sub(r"\1", xml, count=1)
+
+
+_LOCAL_TYPE = {"at": None, "type": None}
+_LOCAL_TYPE_TTL = 30.0
+
+
+def _local_domain_type():
+    """This machine's answer, read again after _LOCAL_TYPE_TTL seconds: the check
+    walks the group database, too slow to repeat for each of a thousand VMs in
+    one batch, and /dev/kvm's permissions change only when an operator fixes them."""
+    from . import domain_type
+
+    now = time.monotonic()
+    if _LOCAL_TYPE["at"] is None or now - _LOCAL_TYPE["at"] > _LOCAL_TYPE_TTL:
+        _LOCAL_TYPE.update(at=now, type=domain_type())
+    return _LOCAL_TYPE["type"]

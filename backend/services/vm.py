@@ -178,9 +178,14 @@ def _volume_row(vm_uuid, uuid, name, ps, kind, device, size, path, image_uuid, o
 
 
 def _build(ctx, vm_uuid, image, host, ps, volumes, strategy):
+    """Make the VM's disks, then (unless JustCreate) its domain. The volumes
+    turn Ready in the same transaction that records the VM's new state: one
+    commit fewer per VM, and until then a crash leaves them Creating, which
+    the next start makes again."""
     store = ctx.store
     drv = hosts.driver(ctx, host)
     cache = drv.local_path(ensure_cache(ctx, image, host, ps))
+    made = {}
     for row in volumes:
         real = drv.local_path(row["installPath"])
         if row["type"] == "Root" and image["mediaType"] != "ISO":
@@ -188,15 +193,15 @@ def _build(ctx, vm_uuid, image, host, ps, volumes, strategy):
                                      row["size"])
         else:
             local.create_empty_volume(real, row["size"])
-        with store.transaction():
-            store.update("VolumeVO", row["uuid"], {"status": "Ready", "lastOpDate": now(),
-                                                    "actualSize": _actual(real)})
+        made[row["uuid"]] = _actual(real)
     if strategy == "JustCreate":
+        _mark_ready(store, made)
         return
     hosts.plug_networks(ctx, host, vm_uuid)
-    xml = domain_xml(vm_spec.domain_spec(ctx, vm_uuid))
+    xml = domain_xml(vm_spec.domain_spec(ctx, vm_uuid, drv, made_volumes=made))
     if strategy != "InstantStart":
         drv.define(xml)
+        _mark_ready(store, made)
         return
     flat.sync_vm(ctx, vm_uuid)           # its DHCP entry is there before it boots
     define_and_start = getattr(drv, "define_and_start", None)   # one step on a simulator
@@ -205,7 +210,18 @@ def _build(ctx, vm_uuid, image, host, ps, volumes, strategy):
     else:
         drv.define(xml)
         drv.start(vm_uuid)
-    vm_state.set_state(ctx, vm_uuid, "Running")
+    with store.transaction():
+        _mark_ready(store, made)
+        vm_state.set_state(ctx, vm_uuid, "Running")
+
+
+def _mark_ready(store, made):
+    """Volumes whose files now exist (uuid -> bytes allocated) are Ready."""
+    with store.transaction():
+        stamp = now()
+        for uuid, actual in made.items():
+            store.update("VolumeVO", uuid, {"status": "Ready", "lastOpDate": stamp,
+                                            "actualSize": actual})
 
 
 def _actual(path):
@@ -271,7 +287,7 @@ def start_vm(ctx, p):
         _ensure_volumes(ctx, uuid, host)
         hosts.plug_networks(ctx, host, uuid)
         drv = hosts.driver(ctx, host)
-        drv.define(domain_xml(vm_spec.domain_spec(ctx, uuid)))
+        drv.define(domain_xml(vm_spec.domain_spec(ctx, uuid, drv)))
         flat.sync_vm(ctx, uuid)          # its DHCP entry is there before it boots
         drv.start(uuid)
     return common.inventory(ctx, "VmInstanceVO", uuid)
@@ -314,7 +330,7 @@ def reboot_vm(ctx, p):
             drv.reboot(uuid)
         else:
             # A reset keeps the running definition: a new boot order needs a fresh start.
-            drv.define(domain_xml(vm_spec.domain_spec(ctx, uuid)))
+            drv.define(domain_xml(vm_spec.domain_spec(ctx, uuid, drv)))
             drv.destroy(uuid)
             drv.start(uuid)
     return common.inventory(ctx, "VmInstanceVO", uuid)

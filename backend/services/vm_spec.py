@@ -62,12 +62,18 @@ def _why_no_host(ctx, p, l3_uuids):
             f"[{', '.join(l3_uuids)}] (AttachL2NetworkToCluster) and to local primary storage")
 
 
-def boot_order(ctx, vm_uuid):
-    """The bootOrder:: tag if set; else HardDisk, then CdRom when an ISO is attached."""
+_UNKNOWN = object()
+
+
+def boot_order(ctx, vm_uuid, iso=_UNKNOWN):
+    """The bootOrder:: tag if set; else HardDisk, then CdRom when an ISO is attached
+    (``iso``: the attached ISO's uuid when the caller has already read it)."""
     found = tags.values_of(ctx.store, vm_uuid, BOOT_TAG)
     if found:
         return [d.strip() for d in found[0]["list"].split(",") if d.strip()]
-    return ["HardDisk", "CdRom"] if attached_iso(ctx, vm_uuid) else ["HardDisk"]
+    if iso is _UNKNOWN:
+        iso = attached_iso(ctx, vm_uuid)
+    return ["HardDisk", "CdRom"] if iso else ["HardDisk"]
 
 
 def attached_iso(ctx, vm_uuid):
@@ -75,15 +81,18 @@ def attached_iso(ctx, vm_uuid):
     return found[0]["uuid"] if found else None
 
 
-def domain_spec(ctx, vm_uuid):
-    from .. import hypervisor
-
+def domain_spec(ctx, vm_uuid, driver, made_volumes=()):
+    """``driver``: the host's driver, which knows whether its QEMU can use KVM.
+    The VM's Ready volumes are its disks, and those in ``made_volumes`` (uuids
+    of volumes whose files were just made and are still Creating)."""
     store = ctx.store
     vm = store.get("VmInstanceVO", vm_uuid)
+    made = set(made_volumes)
     volumes = [{"uuid": v["uuid"], "path": v["installPath"], "format": v["format"],
                 "deviceId": v["deviceId"], "type": v["type"]}
                for v in store.rows("SELECT * FROM VolumeVO WHERE vmInstanceUuid = ? AND status "
-                                   "= 'Ready' ORDER BY deviceId", (vm_uuid,))]
+                                   "IN ('Ready', 'Creating') ORDER BY deviceId", (vm_uuid,))
+               if v["status"] == "Ready" or v["uuid"] in made]
     nics = []
     for nic in store.rows("SELECT n.mac, n.deviceId, l2.physicalInterface, l2.vlan FROM VmNicVO "
                           "n JOIN L3NetworkVO l3 ON l3.uuid = n.l3NetworkUuid JOIN L2NetworkVO "
@@ -98,9 +107,9 @@ def domain_spec(ctx, vm_uuid):
                           "hostUuid = ?", (iso, vm["hostUuid"]))
         cdrom = cache["installPath"] if cache else None
     return {"uuid": vm_uuid, "name": vm["name"], "cpuNum": vm["cpuNum"],
-            "memorySize": vm["memorySize"], "domainType": hypervisor.domain_type(),
+            "memorySize": vm["memorySize"], "domainType": driver.domain_type(),
             "volumes": volumes, "nics": nics, "cdrom": {"path": cdrom},
-            "bootOrder": boot_order(ctx, vm_uuid),
+            "bootOrder": boot_order(ctx, vm_uuid, iso),
             "console": config.value(store, "kvm", "vm.consoleMode")}
 
 

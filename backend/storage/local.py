@@ -2,9 +2,16 @@
 
 Layout under R:
     imagecache/template/<imageUuid>/<imageUuid>.<fmt>   image copied from backup storage
-    rootVolumes/<vmUuid>/<volumeUuid>.qcow2             overlay backed by the image cache
-    dataVolumes/<volumeUuid>/<volumeUuid>.qcow2
+    rootVolumes/<vmUuid>-<volumeUuid>.qcow2             overlay backed by the image cache
+    dataVolumes/<volumeUuid>.qcow2
     snapshots/<volumeUuid>/<snapshotUuid>.qcow2
+
+Volumes sit side by side, one file each and no directory of their own: every
+new inode costs (ext4 searches its bitmaps for one, slowly where many files
+were deleted recently), and a directory per volume doubled that for each VM.
+Volumes made before this layout live in a directory of their own
+(rootVolumes/<vmUuid>/<volumeUuid>.qcow2, dataVolumes/<volumeUuid>/...); their
+records keep those paths, and deleting one removes that directory too.
 
 Next to each image cache live its root volume TEMPLATES (hidden files):
 
@@ -78,12 +85,12 @@ def image_cache_path(root, image_uuid, fmt):
 def root_volume_path(root, vm_uuid, volume_uuid):
     check_name(vm_uuid)
     check_name(volume_uuid)
-    return os.path.join(os.path.abspath(root), ROOT_VOLUMES, vm_uuid, f"{volume_uuid}.qcow2")
+    return os.path.join(os.path.abspath(root), ROOT_VOLUMES, f"{vm_uuid}-{volume_uuid}.qcow2")
 
 
 def data_volume_path(root, volume_uuid):
     check_name(volume_uuid)
-    return os.path.join(os.path.abspath(root), DATA_VOLUMES, volume_uuid, f"{volume_uuid}.qcow2")
+    return os.path.join(os.path.abspath(root), DATA_VOLUMES, f"{volume_uuid}.qcow2")
 
 
 def snapshot_path(root, volume_uuid, snapshot_uuid):
@@ -229,20 +236,15 @@ def _write_new(path, data):
     """Write ``data`` as the new file ``path`` (refusing an existing one, as
     qemu_img.create does): a temporary file renamed into place, so the path
     never names a partial volume while this process runs. No fsync: see
-    create_root_volume. The directory is made with one mkdir (its parents
-    only when that says they are missing); a directory this call just made
-    is empty, so only one that existed can already hold the file."""
-    directory = os.path.dirname(path)
+    create_root_volume. The directory is made only when the first file
+    finds it missing."""
+    if os.path.lexists(path):
+        raise StorageError(f"cannot create {path}: the file already exists")
     try:
-        os.mkdir(directory)
-    except FileExistsError:
-        if os.path.lexists(path):
-            raise StorageError(f"cannot create {path}: the file already exists")
+        fd, tmp = _open_temp(path)
     except FileNotFoundError:
-        make_dirs(directory)
-    except OSError as e:
-        raise StorageError(f"cannot create directory {directory}: {e.strerror}")
-    fd, tmp = _open_temp(path)
+        make_dirs(os.path.dirname(path))
+        fd, tmp = _open_temp(path)
     try:
         try:
             write_all(fd, data, path)
@@ -258,7 +260,8 @@ def _write_new(path, data):
 
 
 def _open_temp(final_path):
-    """files.temp_path's file, left open for writing: (fd, its path)."""
+    """files.temp_path's file, left open for writing: (fd, its path);
+    FileNotFoundError when its directory is missing."""
     directory, name = os.path.split(final_path)
     for attempt in range(100):
         tmp = os.path.join(directory, f".{name}.{os.getpid()}.{attempt}.part")
@@ -266,6 +269,8 @@ def _open_temp(final_path):
             return os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644), tmp
         except FileExistsError:
             continue
+        except FileNotFoundError:
+            raise                       # no directory yet: the caller makes it
         except OSError as e:
             raise StorageError(f"cannot create a file in {directory}: {e.strerror}")
     raise StorageError(f"cannot create a temporary file next to {final_path}")
@@ -413,11 +418,13 @@ def create_empty_volume(path, size):
 
 
 def delete_volume(path):
-    """Remove a volume's file (no error if absent) and its directory once
-    empty. Its snapshots are the caller's to delete first or after: they do
-    not depend on the volume."""
+    """Remove a volume's file (no error if absent), and the directory of its
+    own that a volume of the former layout has. Its snapshots are the
+    caller's to delete first or after: they do not depend on the volume."""
     _unlink(path)
-    remove_dir_if_empty(os.path.dirname(os.path.abspath(path)))
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(directory) not in (ROOT_VOLUMES, DATA_VOLUMES):
+        remove_dir_if_empty(directory)
 
 
 def _unlink(path):

@@ -120,7 +120,7 @@ def test_vm_lifecycle_on_a_real_host(zs, workdir, dummy, domains):
     assert created["state"] == "Running" and created["hostUuid"] == host
     assert domstate(vm) == "running"
     root = created["allVolumes"][0]["installPath"]
-    assert root.startswith(f"{workdir}/ps/rootVolumes/{vm}/") and os.path.exists(root)
+    assert root.startswith(f"{workdir}/ps/rootVolumes/{vm}-") and os.path.exists(root)
     assert blklist(vm) == {"vda": root, "hdc": "-"}
     bridge = f"br_{dummy}"
     assert link(bridge) is not None and link(dummy).get("master") == bridge

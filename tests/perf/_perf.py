@@ -35,7 +35,8 @@ RESULTS_ENV = "ZSTACK_PERF_RESULTS"
 
 @contextmanager
 def temp_home(prefix="zstack-perf-"):
-    path = tempfile.mkdtemp(prefix=prefix)
+    """A temporary home under $BENCH_DIR (default: the system's temporary directory)."""
+    path = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("BENCH_DIR") or None)
     try:
         yield os.path.join(path, "home")
     finally:

@@ -324,7 +324,7 @@ class TestCreateRules:
         for volume in (root, data):
             assert volume["status"] == "Creating"
             assert not os.path.exists(cloud.local(volume["installPath"]))
-        assert root["installPath"].startswith(f"{PS_URL}/rootVolumes/{vm['uuid']}/")
+        assert root["installPath"].startswith(f"{PS_URL}/rootVolumes/{vm['uuid']}-")
 
         started = cloud.ok("StartVmInstance", uuid=vm["uuid"])
         assert started["state"] == "Running"
@@ -508,7 +508,6 @@ class TestStates:
         cloud.ok("ExpungeVmInstance", uuid=uuid)
         assert cloud.get("VmInstanceVO", uuid) is None
         assert not os.path.exists(root_file)
-        assert not os.path.exists(os.path.dirname(root_file))
         assert cloud.get("VolumeVO", root["uuid"]) is None
         assert cloud.query("QueryVmNic", vmInstanceUuid=uuid) == []
         assert cloud.query("QuerySystemTag", resourceUuid=uuid) == []

@@ -574,6 +574,8 @@ def count_work(monkeypatch):
     monkeypatch.setattr(simulator, "_write_file", counted("write", simulator._write_file))
     monkeypatch.setattr(simulator._Record, "read",
                         classmethod(counted("read", simulator._Record.read.__func__)))
+    monkeypatch.setattr(simulator.SimulatedHostDriver, "_header",
+                        counted("header read", simulator.SimulatedHostDriver._header))
     return counts
 
 
@@ -628,7 +630,19 @@ def test_states_reads_each_domain_once(host, monkeypatch):
     with monkeypatch.context() as m:
         counts = count_work(m)
         assert len(host.states()) == 30
-    assert dict(counts) == {"read": 30}
+    assert dict(counts) == {"header read": 30}      # the head of each file, nothing else
+
+
+def test_states_take_no_lock_and_read_long_names(host, monkeypatch):
+    import fcntl
+
+    long_name = "n" * 150 + "'&<中"
+    xml = domain_xml(spec(1)).replace(f"<name>{vm_uuid(1)}</name>",
+                                      f"<name>{long_name.replace('&', '&amp;').replace('<', '&lt;')}</name>")
+    host.define(xml)
+    host.define_and_start(domain_xml(spec(2)))
+    monkeypatch.setattr(fcntl, "flock", lambda *a: (_ for _ in ()).throw(AssertionError("lock")))
+    assert host.states() == {long_name: "Stopped", vm_uuid(2): "Running"}
 
 
 # ---------------------------------------------------------------- an old single node file

@@ -322,8 +322,8 @@ def test_delete_image_and_capacity(tmp_path, qcow2):
 def test_layout(tmp_path):
     r = str(tmp_path)
     assert local.image_cache_path(r, "i", "qcow2") == f"{r}/imagecache/template/i/i.qcow2"
-    assert local.root_volume_path(r, "vm", "v") == f"{r}/rootVolumes/vm/v.qcow2"
-    assert local.data_volume_path(r, "v") == f"{r}/dataVolumes/v/v.qcow2"
+    assert local.root_volume_path(r, "vm", "v") == f"{r}/rootVolumes/vm-v.qcow2"
+    assert local.data_volume_path(r, "v") == f"{r}/dataVolumes/v.qcow2"
     assert local.snapshot_path(r, "v", "s") == f"{r}/snapshots/v/s.qcow2"
     with pytest.raises(StorageError, match="invalid name"):
         local.data_volume_path(r, "../etc")
@@ -398,8 +398,16 @@ def test_root_volume_backed_by_cache(tmp_path, qcow2, raw_file):
 
     local.delete_volume(vol)
     local.delete_volume(vol)                                              # absent: fine
-    assert not os.path.exists(os.path.dirname(vol))
+    assert not os.path.exists(vol) and os.path.exists(grown)
     assert os.path.exists(cache)
+
+    # A volume of the former layout (a directory of its own) takes its directory along.
+    legacy = os.path.join(r, "rootVolumes", "vm9", "root9.qcow2")
+    os.makedirs(os.path.dirname(legacy))
+    shutil.copy(grown, legacy)
+    local.delete_volume(legacy)
+    assert not os.path.exists(os.path.dirname(legacy))
+    assert os.path.isdir(os.path.join(r, "rootVolumes"))
 
 
 def templates(cache):

@@ -9,6 +9,7 @@ STEPS = (
     "m0001_initial",
     "m0002_compute",
     "m0003_network_services",
+    "m0004_accounting_indexes",
 )
 
 LATEST = len(STEPS)
