@@ -90,7 +90,15 @@ class Backend:
         typed = validate(api, params, self.store, catalogue.RESOURCES)
         module, _, function = api.handler.partition(":")
         handler = getattr(importlib.import_module(f"{__package__}.services.{module}"), function)
-        result = handler(Context(self, session, api, progress), typed)
+        ctx = Context(self, session, api, progress)
+        if not api.query and self.store.value(
+                "SELECT EXISTS (SELECT 1 FROM LocalStorageMigrationVO WHERE stage != 'recovered')"):
+            # A volume migration whose process died left a volume Migrating (and maybe
+            # its VM VolumeMigrating): finish or undo it before anything trips over it.
+            from .services.volume_migration import recover_all
+
+            recover_all(ctx)
+        result = handler(ctx, typed)
         return _wrap(api, result)
 
     def _log_failure(self, name):

@@ -6,10 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libvirt-dev and pkg-config build libvirt-python; qemu-utils gives qemu-img for volumes;
-# libvirt-daemon with the QEMU driver and qemu-system-x86 run the integration tier's real VMs.
+# libvirt-daemon with the QEMU driver and qemu-system-x86 run the integration tier's real VMs;
+# rsync and openssh-client carry volumes between remote hosts (LocalStorageMigrateVolume).
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config less man-db
               libvirt-clients libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
-              qemu-utils qemu-system-x86 dnsmasq-base busybox iproute2 wget)
+              qemu-utils qemu-system-x86 dnsmasq-base busybox iproute2 wget
+              rsync openssh-client)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

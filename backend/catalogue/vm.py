@@ -169,6 +169,13 @@ APIS = (
         doc=Text("Where to connect a VNC or SPICE client to a running VM",
                  "获取运行中云主机的 VNC/SPICE 控制台地址"), reply="raw",
         resource="VmInstanceVO", example="GetVmConsoleAddress uuid=<vmUuid>"),
+    Api("MigrateVm", "vmInstance", "volume_migration:migrate_vm",
+        (uuid_param("vmInstanceUuid", "VmInstanceVO"),
+         uuid_param("hostUuid", "HostVO", doc=Text("the destination host", "目标物理机"))),
+        doc=Text("Live-migrate a VM (refused on local primary storage: migrate it cold with "
+                 "LocalStorageMigrateVolume)",
+                 "热迁移云主机（本地主存储上不允许：请用 LocalStorageMigrateVolume 冷迁移）"),
+        resource="VmInstanceVO", example="MigrateVm vmInstanceUuid=<vmUuid> hostUuid=<hostUuid>"),
     query_api("QueryVmInstance", "VmInstanceVO", "vmInstance", Text("Query VMs", "查询云主机"),
               example="QueryVmInstance state=Running vmNics.ip=10.0.0.12"),
 
@@ -205,6 +212,18 @@ APIS = (
         (uuid_param(resource="VolumeSnapshotVO", must_exist=False),),
         doc=Text("Delete a snapshot, merging it into the chain", "删除快照（合并到快照链）"),
         reply="empty", resource="VolumeSnapshotVO", example="DeleteVolumeSnapshot uuid=<uuid>"),
+    Api("LocalStorageMigrateVolume", "volume", "volume_migration:migrate_volume",
+        (uuid_param("volumeUuid", "VolumeVO",
+                    doc=Text("the volume to move (a root volume's VM Stopped, a data volume "
+                             "detached)", "要迁移的云盘（根盘的云主机须已停止，数据盘须已卸载）")),
+         uuid_param("destHostUuid", "HostVO",
+                    doc=Text("a host of the same local primary storage",
+                             "同一本地主存储的物理机"))),
+        doc=Text("Move a volume with its snapshots to another host of its local primary "
+                 "storage (cold migration of a VM: stop it, move its root volume, start it)",
+                 "将云盘连同快照迁移到同一本地主存储的另一台物理机（冷迁移云主机：停止、迁移根盘、启动）"),
+        resource="LocalStorageResourceRefVO",
+        example="LocalStorageMigrateVolume volumeUuid=<volumeUuid> destHostUuid=<hostUuid>"),
     query_api("QueryVolumeSnapshot", "VolumeSnapshotVO", "volume",
               Text("Query volume snapshots", "查询云盘快照"),
               example="QueryVolumeSnapshot volumeUuid=<volumeUuid>"),
@@ -217,8 +236,7 @@ VM_STATES_ALLOWED = {
     "StopVmInstance": ("Running", "Paused", "Unknown", "Crashed", "Stopping", "Starting"),
     "RebootVmInstance": ("Running",),
     "DestroyVmInstance": ("Created", "Starting", "Running", "Stopping", "Stopped", "Rebooting",
-                          "Paused", "Unknown", "Crashed", "Error", "Migrating",
-                          "VolumeMigrating"),
+                          "Paused", "Unknown", "Crashed", "Error", "Migrating"),
     "RecoverVmInstance": ("Destroyed",),
     "ExpungeVmInstance": ("Destroyed",),
     "AttachDataVolumeToVm": ("Running", "Stopped", "Created"),
@@ -227,6 +245,7 @@ VM_STATES_ALLOWED = {
     "AttachIsoToVmInstance": ("Running", "Stopped", "Paused"),
     "DetachIsoFromVmInstance": ("Running", "Stopped", "Paused", "Created"),
     "GetVmConsoleAddress": ("Running",),
+    "MigrateVm": ("Running",),
 }
 
 for _api in APIS:

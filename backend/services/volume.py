@@ -35,6 +35,9 @@ def attach_data_volume(ctx, p):
     if volume["vmInstanceUuid"]:
         raise operr(f"the data volume[uuid:{volume['uuid']}] is already attached to the "
                     f"VM[uuid:{volume['vmInstanceUuid']}]")
+    if volume["status"] not in ("Ready", "NotInstantiated"):
+        raise operr(f"the data volume[uuid:{volume['uuid']}] is {volume['status']}; it can be "
+                    f"attached once Ready")
     vm = vm_state.claim(ctx, vm_uuid, "AttachDataVolumeToVm")
     host = hosts.connected(ctx, vm["hostUuid"])
     root = store.get("VolumeVO", vm["rootVolumeUuid"])
@@ -118,6 +121,9 @@ def delete_data_volume(ctx, p):
     if volume["type"] != "Data":
         raise argerr(f"the volume[uuid:{volume['uuid']}] is a {volume['type']} volume; a root "
                      f"volume goes with its VM (ExpungeVmInstance)")
+    if volume["status"] == "Migrating":
+        raise operr(f"the data volume[uuid:{volume['uuid']}] is being migrated to another "
+                    f"host; delete it once that is done")
     if volume["vmInstanceUuid"]:
         detach_data_volume(ctx, {"uuid": volume["uuid"]})
     return remove_volume(ctx, volume["uuid"])

@@ -93,6 +93,12 @@ def data_volume_path(root, volume_uuid):
     return os.path.join(os.path.abspath(root), DATA_VOLUMES, f"{volume_uuid}.qcow2")
 
 
+def volume_uuid_of(path):
+    """The volume uuid a volume's file name carries (<vmUuid>-<volumeUuid>.qcow2 for
+    a root volume; <volumeUuid>.qcow2, or a directory of that name, otherwise)."""
+    return os.path.splitext(os.path.basename(path))[0].rsplit("-", 1)[-1]
+
+
 def snapshot_path(root, volume_uuid, snapshot_uuid):
     check_name(volume_uuid)
     check_name(snapshot_uuid)
@@ -499,7 +505,7 @@ def delete_snapshot(volume_path, snapshot_path):
         # file) unless something else still reads it. Only a file of this
         # volume's snapshot directory qualifies: one of another volume's may
         # well be that volume's backing file.
-        volume_uuid = os.path.splitext(os.path.basename(volume_path))[0]
+        volume_uuid = volume_uuid_of(volume_path)
         if os.path.basename(os.path.dirname(snapshot_path)) != volume_uuid:
             raise StorageError(f"cannot delete {snapshot_path}: it is not a snapshot of "
                                f"{volume_path}")

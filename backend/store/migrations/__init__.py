@@ -10,6 +10,7 @@ STEPS = (
     "m0002_compute",
     "m0003_network_services",
     "m0004_accounting_indexes",
+    "m0005_volume_migration",
 )
 
 LATEST = len(STEPS)

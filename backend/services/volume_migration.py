@@ -1,0 +1,394 @@
+"""LocalStorageMigrateVolume: a volume, its snapshots and its backing chain move to
+another host of the same local primary storage (SPEC §11, the seed's section 3).
+
+The steps, each safe to die in:
+
+1. check, then in one transaction: record the intent (LocalStorageMigrationVO,
+   which also reserves the bytes on the destination), mark the volume Migrating
+   and a root volume's VM VolumeMigrating (nothing else may touch them meanwhile);
+2. copy: the destination's image cache is reused or made; every file of the
+   chain, oldest first, is written to a fixed temporary name there, its sha256
+   compared with the source's, re-pointed (``qemu-img rebase -u``) at its
+   destination backing file, made durable and renamed into place; then the
+   whole chain is opened on the destination (``qemu-img info --backing-chain``);
+3. switch, in one transaction: the storage references, the VM's host and
+   cluster, the volume's status and the VM's state; the intent says 'switched';
+4. the source's files go, the VM's domain leaves the source host, the intent
+   is deleted (and with it the reservation).
+
+Until the switch the source is the volume: a failure (or a process killed, found
+later by whoever takes the intent's lock) removes what was written on the
+destination and puts the states back, so the VM starts on its old host and a
+rerun starts over. After the switch a failure only leaves source files to
+delete, which the clean-up finishes.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+
+from .. import catalogue, hypervisor
+from ..errors import ApiError, argerr, operr
+from ..storage import StorageError, transfer
+from ..store.query import inventories
+from . import hosts
+from .capacity import recount_host_storage
+from .clock import now
+from .imagecache import ensure_cache
+
+# -- the API --------------------------------------------------------------------------------------
+
+def migrate_volume(ctx, p):
+    volume_uuid, dst_uuid = p["volumeUuid"], p["destHostUuid"]
+    with _operation_lock(ctx, volume_uuid):
+        _recover(ctx, volume_uuid)
+        if _rerun_of_finished(ctx, volume_uuid, dst_uuid):
+            return reference(ctx, volume_uuid)
+        plan = _check(ctx, volume_uuid, dst_uuid)
+        intent = _begin(ctx, plan)
+        try:
+            _copy_chain(ctx, plan, intent)
+            _verify_chain(plan)
+            _switch(ctx, intent)        # one transaction: all of it, or none of it
+        except BaseException as e:
+            _roll_back(ctx, intent, plan["dst_files"])
+            if isinstance(e, (StorageError, hypervisor.HypervisorError)):
+                raise operr(f"failed to migrate the volume[uuid:{volume_uuid}] to the host"
+                            f"[uuid:{dst_uuid}]: {e}; it stays on the host"
+                            f"[uuid:{plan['src_host']['uuid']}]") from None
+            raise
+        _finish(ctx, intent, plan["src_files"])
+    return reference(ctx, volume_uuid)
+
+
+def reference(ctx, volume_uuid):
+    """The volume's LocalStorageResourceRef inventory (the API's reply)."""
+    row = ctx.store.get("LocalStorageResourceRefVO", volume_uuid, key="resourceUuid")
+    resource = catalogue.RESOURCES["LocalStorageResourceRefVO"]
+    return inventories(ctx.store, catalogue.RESOURCES, resource, [row])[0]
+
+
+def migrate_vm(ctx, p):
+    """MigrateVm: live migration needs shared storage; with local storage it would
+    be a live migration with storage, which the seed turns off at the API because
+    KVM's corrupted disks under load. The cold way is named instead."""
+    from .vm_state import claim
+
+    vm = claim(ctx, p["vmInstanceUuid"], "MigrateVm")
+    raise operr(f"the VM[uuid:{vm['uuid']}] uses local primary storage: live migration with "
+                f"storage is disabled (it can corrupt the disk under load). Migrate it cold: "
+                f"StopVmInstance, LocalStorageMigrateVolume volumeUuid={vm['rootVolumeUuid']} "
+                f"destHostUuid={p['hostUuid']}, StartVmInstance")
+
+
+# -- 0. rules ---------------------------------------------------------------------------------------
+
+def _check(ctx, volume_uuid, dst_uuid):
+    store = ctx.store
+    volume = store.get("VolumeVO", volume_uuid)
+    ref = store.get("LocalStorageResourceRefVO", volume_uuid, key="resourceUuid")
+    ps = store.get("PrimaryStorageVO", ref["primaryStorageUuid"]) if ref else None
+    if ps is None or ps["type"] != "LocalStorage":
+        raise argerr(f"the volume[uuid:{volume_uuid}] is not on any local primary storage")
+    if ref["hostUuid"] == dst_uuid:
+        raise argerr(f"the volume[uuid:{volume_uuid}] is already on the host[uuid:{dst_uuid}]")
+    dst_host = store.get("HostVO", dst_uuid)
+    if not store.row("SELECT 1 FROM LocalStorageHostRefVO WHERE primaryStorageUuid = ? AND "
+                     "hostUuid = ?", (ps["uuid"], dst_uuid)):
+        raise argerr(f"the host[uuid:{dst_uuid}] does not belong to the local primary storage"
+                     f"[uuid:{ps['uuid']}] of the volume[uuid:{volume_uuid}]")
+    if volume["status"] != "Ready":
+        raise argerr(f"the volume[uuid:{volume_uuid}] is {volume['status']}; only a Ready "
+                     f"volume can be migrated")
+    vm = store.get("VmInstanceVO", volume["vmInstanceUuid"]) if volume["vmInstanceUuid"] \
+        else None
+    if vm is not None and volume["type"] == "Data":
+        raise argerr(f"the data volume[uuid:{volume_uuid}, name: {volume['name']}] is still "
+                     f"attached to the VM[uuid:{vm['uuid']}]. Please detach it before migration")
+    if vm is not None:
+        _check_root_vm(ctx, volume, vm)
+    if dst_host["status"] != "Connected" or dst_host["state"] != "Enabled":
+        raise operr(f"the host[uuid:{dst_uuid}] is {dst_host['status']} and "
+                    f"{dst_host['state']}; a volume can only move to a Connected, Enabled host")
+    src_host = store.get("HostVO", ref["hostUuid"])
+    src_files, dst_files = files_of(ctx, src_host), files_of(ctx, dst_host)
+    if src_files.same_storage(dst_files):
+        raise operr(f"the hosts[uuid:{src_host['uuid']}, uuid:{dst_uuid}] share one storage "
+                    f"directory: there is nothing to move")
+    paths = [volume["installPath"]] + [r[0] for r in store.rows(
+        "SELECT primaryStorageInstallPath FROM VolumeSnapshotVO WHERE volumeUuid = ?",
+        (volume_uuid,))]
+    size = store.value("SELECT COALESCE(SUM(size), 0) FROM LocalStorageResourceRefVO WHERE "
+                       "resourceUuid = ? OR resourceUuid IN (SELECT uuid FROM VolumeSnapshotVO "
+                       "WHERE volumeUuid = ?)", (volume_uuid, volume_uuid))
+    return {"volume": volume, "vm": vm, "ps": ps, "src_host": src_host, "dst_host": dst_host,
+            "src_files": src_files, "dst_files": dst_files, "paths": paths, "size": size}
+
+
+def _check_root_vm(ctx, volume, vm):
+    if vm["state"] != "Stopped":
+        raise operr(f"the volume[uuid:{volume['uuid']}] is the root volume of the vm"
+                    f"[uuid:{vm['uuid']}]. Currently the vm is in state of {vm['state']}, "
+                    f"please stop it before migration")
+    attached = ctx.store.value("SELECT COUNT(*) FROM VolumeVO WHERE vmInstanceUuid = ? AND "
+                               "type = 'Data'", (vm["uuid"],))
+    if attached:
+        raise operr(f"the volume[uuid:{volume['uuid']}] is the root volume of the vm"
+                    f"[uuid:{vm['uuid']}]. Currently the vm still has {attached} data volumes "
+                    f"attached, please detach them before migration")
+
+
+def files_of(ctx, host):
+    """How this machine reaches the host's files."""
+    drv = hosts.driver(ctx, host)
+    try:
+        drv.local_path("/")
+    except hypervisor.HypervisorError:
+        return transfer.SshFiles(host["managementIp"], host.get("username") or "root")
+    return transfer.LocalFiles(drv.fs_root)
+
+
+# -- 1. the intent --------------------------------------------------------------------------------
+
+def _begin(ctx, plan):
+    store = ctx.store
+    volume, vm, ps, dst = plan["volume"], plan["vm"], plan["ps"], plan["dst_host"]
+    stamp = now()
+    with store.transaction():
+        # Again inside the write lock: another shell may have started the VM since.
+        fresh = store.get("VolumeVO", volume["uuid"])
+        if fresh["status"] != "Ready":
+            raise argerr(f"the volume[uuid:{volume['uuid']}] is {fresh['status']}; only a "
+                         f"Ready volume can be migrated")
+        if vm is not None:
+            _check_root_vm(ctx, volume, store.get("VmInstanceVO", vm["uuid"]))
+        free = store.value("SELECT availableCapacity FROM LocalStorageHostRefVO WHERE "
+                           "primaryStorageUuid = ? AND hostUuid = ?", (ps["uuid"], dst["uuid"]))
+        if free < plan["size"]:
+            raise operr(f"the host[uuid:{dst['uuid']}] has {free} bytes of local storage free; "
+                        f"the volume[uuid:{volume['uuid']}] and its snapshots need "
+                        f"{plan['size']}")
+        intent = {"volumeUuid": volume["uuid"], "primaryStorageUuid": ps["uuid"],
+                  "srcHostUuid": plan["src_host"]["uuid"], "dstHostUuid": dst["uuid"],
+                  "vmInstanceUuid": vm["uuid"] if vm else None,
+                  "vmState": vm["state"] if vm else None, "volumeStatus": fresh["status"],
+                  "files": json.dumps(plan["paths"]), "size": plan["size"],
+                  "stage": "copying", "createDate": stamp, "lastOpDate": stamp}
+        store.insert("LocalStorageMigrationVO", intent)
+        store.update("VolumeVO", volume["uuid"], {"status": "Migrating", "lastOpDate": stamp})
+        if vm is not None:
+            store.update("VmInstanceVO", vm["uuid"], {"state": "VolumeMigrating",
+                                                      "lastOpDate": stamp})
+        recount_host_storage(ctx, ps["uuid"], dst["uuid"])
+    return intent
+
+
+# -- 2. the copy ----------------------------------------------------------------------------------
+
+def _copy_chain(ctx, plan, intent):
+    """Oldest file first, so each file's new backing file is there before it."""
+    src, dst = plan["src_files"], plan["dst_files"]
+    moving = set(plan["paths"])
+    chain = []
+    path = plan["volume"]["installPath"]
+    while path is not None and path in moving:
+        chain.append(path)
+        path, _ = src.backing(path)
+    base = path                         # an image cache (or nothing): not ours to move
+    if set(chain) != moving:
+        raise StorageError(f"the backing chain of {plan['volume']['installPath']} does not "
+                           f"hold exactly the volume and its snapshots")
+    if base is not None:
+        _ensure_base(ctx, plan, base)
+    total = len(chain)
+    for n, logical in enumerate(reversed(chain), start=1):
+        copy_file(ctx, src, dst, logical, f"copy {n}/{total}")
+
+
+def _ensure_base(ctx, plan, base):
+    """The image cache the chain rests on, reused or made on the destination."""
+    cache = ctx.store.row("SELECT imageUuid FROM ImageCacheVO WHERE hostUuid = ? AND "
+                          "installPath = ?", (plan["src_host"]["uuid"], base))
+    image = ctx.store.get("ImageVO", cache["imageUuid"]) if cache else None
+    if image is None:
+        raise StorageError(f"the volume rests on {base}, which is not the cache of an image "
+                           f"this cloud still has: it can not be made on the destination")
+    made = ensure_cache(ctx, image, plan["dst_host"], plan["ps"])
+    if made != base:
+        raise StorageError(f"the image cache on the destination is {made}, not {base}")
+
+
+def copy_file(ctx, src, dst, logical, label):
+    """One file: copy to the temporary name, compare checksums, re-point, publish."""
+    tmp = transfer.temp_name(logical)
+    digest = transfer.copy(src, logical, dst, tmp,
+                           lambda done, total: ctx.progress(label, done, total))
+    verify_copy(dst, tmp, digest, logical)
+    backing, fmt = src.backing(logical)
+    if backing is not None:
+        dst.rebase(tmp, backing, fmt)
+    dst.publish(tmp, logical)
+
+
+def verify_copy(dst, tmp, digest, logical):
+    found = dst.digest(tmp)
+    if found != digest:
+        raise StorageError(f"the copy of {logical} does not match the source (sha256 "
+                           f"{found} instead of {digest})")
+
+
+def _verify_chain(plan):
+    """The whole chain opens on the destination (every backing file is there)."""
+    dst = plan["dst_files"]
+    path = plan["volume"]["installPath"]
+    while path is not None:
+        if not dst.exists(path):
+            raise StorageError(f"{path} is missing on the destination")
+        path, _ = dst.backing(path) if path in plan["paths"] else (None, None)
+
+
+# -- 3. the switch, 4. the clean-up -----------------------------------------------------------
+
+def _switch(ctx, intent):
+    store = ctx.store
+    volume_uuid, dst_uuid = intent["volumeUuid"], intent["dstHostUuid"]
+    stamp = now()
+    with store.transaction():
+        store.conn.execute(
+            "UPDATE LocalStorageResourceRefVO SET hostUuid = ?, lastOpDate = ? WHERE "
+            "resourceUuid = ? OR resourceUuid IN (SELECT uuid FROM VolumeSnapshotVO WHERE "
+            "volumeUuid = ?)", (dst_uuid, stamp, volume_uuid, volume_uuid))
+        store.update("VolumeVO", volume_uuid, {"status": intent["volumeStatus"],
+                                               "lastOpDate": stamp})
+        if intent["vmInstanceUuid"]:
+            dst = store.get("HostVO", dst_uuid)
+            store.update("VmInstanceVO", intent["vmInstanceUuid"], {
+                "hostUuid": dst_uuid, "lastHostUuid": intent["srcHostUuid"],
+                "clusterUuid": dst["clusterUuid"], "zoneUuid": dst["zoneUuid"],
+                "state": intent["vmState"], "lastOpDate": stamp})
+        store.update("LocalStorageMigrationVO", volume_uuid, {"stage": "switched", "size": 0,
+                                                              "lastOpDate": stamp},
+                     key="volumeUuid")
+        for host in (intent["srcHostUuid"], dst_uuid):
+            recount_host_storage(ctx, intent["primaryStorageUuid"], host)
+
+
+def _finish(ctx, intent, src_files, recovered=False):
+    """After the switch: the source's files, the VM's domain there, the intent.
+    Finished for a process that died (``recovered``), the intent stays as a note
+    so that rerunning the same command reports the migration done."""
+    for logical in json.loads(intent["files"]):
+        with contextlib.suppress(StorageError):
+            src_files.remove(logical)
+            src_files.remove(transfer.temp_name(logical))
+    if intent["vmInstanceUuid"]:
+        _leave_source_host(ctx, intent)
+    with ctx.store.transaction():
+        if recovered:
+            ctx.store.update("LocalStorageMigrationVO", intent["volumeUuid"],
+                             {"stage": "recovered", "lastOpDate": now()}, key="volumeUuid")
+        else:
+            ctx.store.delete("LocalStorageMigrationVO", intent["volumeUuid"], key="volumeUuid")
+
+
+def _rerun_of_finished(ctx, volume_uuid, dst_uuid):
+    """True when the last migration of the volume, to ``dst_uuid``, was finished by
+    a clean-up after its process died: this call is its rerun, and is done."""
+    store = ctx.store
+    note = store.get("LocalStorageMigrationVO", volume_uuid, key="volumeUuid")
+    if note is None or note["stage"] != "recovered":
+        return False
+    with store.transaction():
+        store.delete("LocalStorageMigrationVO", volume_uuid, key="volumeUuid")
+    return note["dstHostUuid"] == dst_uuid and \
+        store.value("SELECT hostUuid FROM LocalStorageResourceRefVO WHERE resourceUuid = ?",
+                    (volume_uuid,)) == dst_uuid
+
+
+def _leave_source_host(ctx, intent):
+    from .flat import sync
+
+    store = ctx.store
+    src = store.get("HostVO", intent["srcHostUuid"])
+    if src is not None:
+        with contextlib.suppress(hypervisor.HypervisorError):
+            hosts.driver(ctx, src).undefine(intent["vmInstanceUuid"])
+        for (l3,) in store.rows("SELECT DISTINCT l3NetworkUuid FROM VmNicVO WHERE "
+                                "vmInstanceUuid = ?", (intent["vmInstanceUuid"],)):
+            sync(ctx, src["uuid"], l3)
+
+
+def _roll_back(ctx, intent, dst_files):
+    """Before the switch: remove what the destination got, put the states back."""
+    for logical in json.loads(intent["files"]):
+        with contextlib.suppress(StorageError):
+            dst_files.remove(transfer.temp_name(logical))
+            dst_files.remove(logical)
+    store = ctx.store
+    with store.transaction():
+        volume = store.get("VolumeVO", intent["volumeUuid"])
+        if volume is not None and volume["status"] == "Migrating":
+            store.update("VolumeVO", intent["volumeUuid"], {"status": intent["volumeStatus"],
+                                                            "lastOpDate": now()})
+        vm = store.get("VmInstanceVO", intent["vmInstanceUuid"]) \
+            if intent["vmInstanceUuid"] else None
+        if vm is not None and vm["state"] == "VolumeMigrating":
+            store.update("VmInstanceVO", vm["uuid"], {"state": intent["vmState"],
+                                                      "lastOpDate": now()})
+        store.delete("LocalStorageMigrationVO", intent["volumeUuid"], key="volumeUuid")
+        recount_host_storage(ctx, intent["primaryStorageUuid"], intent["dstHostUuid"])
+
+
+# -- a process that died --------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _operation_lock(ctx, volume_uuid, wait=True):
+    """Held by the process migrating the volume: its death frees it, which is how
+    another process knows an intent has nobody behind it."""
+    directory = os.path.join(ctx.home, "locks")
+    os.makedirs(directory, exist_ok=True)
+    fd = os.open(os.path.join(directory, f"migrate-{volume_uuid}.lock"),
+                 os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise operr(f"the volume[uuid:{volume_uuid}] is being migrated by another "
+                        f"process") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _recover(ctx, volume_uuid):
+    """Finish or undo the volume's migration left by a process that died (the
+    caller holds its lock)."""
+    store = ctx.store
+    intent = store.get("LocalStorageMigrationVO", volume_uuid, key="volumeUuid")
+    if intent is None or intent["stage"] == "recovered":
+        return None
+    intent = dict(intent)
+    src = store.get("HostVO", intent["srcHostUuid"])
+    dst = store.get("HostVO", intent["dstHostUuid"])
+    if intent["stage"] == "switched":
+        _finish(ctx, intent, files_of(ctx, src) if src else _Nowhere(), recovered=True)
+    else:
+        _roll_back(ctx, intent, files_of(ctx, dst) if dst else _Nowhere())
+
+
+def recover_all(ctx):
+    """Every migration whose process is gone (called before operations that could
+    trip over a volume left Migrating or a VM left VolumeMigrating)."""
+    for (volume_uuid,) in ctx.store.rows("SELECT volumeUuid FROM LocalStorageMigrationVO WHERE "
+                                         "stage != 'recovered'"):
+        with contextlib.suppress(ApiError):     # busy: its process is alive
+            with _operation_lock(ctx, volume_uuid, wait=False):
+                _recover(ctx, volume_uuid)
+
+
+class _Nowhere:
+    """The files of a host that was deleted meanwhile: nothing to remove."""
+
+    def remove(self, logical):
+        pass

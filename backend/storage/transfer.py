@@ -1,0 +1,302 @@
+"""Carrying a volume's files from one host's local storage to another's (SPEC §11).
+
+Two kinds of host, one interface (``HostFiles``):
+
+- ``LocalFiles``: the host's storage is a directory of this machine (a simulated
+  host's private root, or this machine's own libvirtd). Plain file operations.
+- ``SshFiles``: a remote host, reached as ``ssh root@<managementIp>``; each
+  operation is one command there, and files travel host to host with ``rsync``
+  run on the source (the destination is never staged on this machine).
+
+Paths given to both are the *logical* paths the records hold (a volume's
+installPath); ``LocalFiles`` maps them under its root, as the host driver does.
+
+``copy`` writes a file's bytes to a temporary name on the destination and
+returns the sha256 of the source's bytes; the caller compares it with the
+destination's ``digest`` of the temporary file before anything else happens
+(SPEC §11: verified before the source is touched). Sparse files stay sparse:
+only the source's data extents are read and written, holes are hashed as the
+zeros they read as.
+"""
+
+import hashlib
+import os
+import shlex
+import subprocess
+
+from . import StorageError, qemu_img
+from .files import fsync_dir, make_dirs, remove_dir_if_empty
+
+CHUNK = 4 << 20
+_ZEROS = bytes(CHUNK)
+SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
+
+
+def temp_name(path):
+    """The fixed temporary name of ``path``'s copy on the destination: fixed, so
+    whoever cleans up after a process that died knows what to remove."""
+    directory, name = os.path.split(path)
+    return os.path.join(directory, f".{name}.migrating")
+
+
+# -- this machine --------------------------------------------------------------------------------
+
+class LocalFiles:
+    """A host whose storage this machine reaches directly; ``root`` prefixes every
+    logical path ('' for this machine's own files)."""
+
+    remote = False
+
+    def __init__(self, root=""):
+        self.root = root.rstrip("/")
+
+    def path(self, logical):
+        return self.root + logical if self.root else logical
+
+    def logical(self, real):
+        real = os.path.abspath(real)
+        if self.root and real.startswith(self.root + "/"):
+            return real[len(self.root):]
+        return real
+
+    def exists(self, logical):
+        return os.path.lexists(self.path(logical))
+
+    def backing(self, logical):
+        """(logical path, format) of the file's direct backing file, or (None, None)."""
+        found = qemu_img.info(self.path(logical), chain=False, fmt="qcow2")
+        if not found["backingFile"]:
+            return None, None
+        return self.logical(found["backingFile"]), found["backingFormat"] or "qcow2"
+
+    def digest(self, logical):
+        with _open(self.path(logical)) as f:
+            return _hash_extents(f.fileno(), self.path(logical))
+
+    def rebase(self, logical, backing, fmt):
+        qemu_img.rebase(self.path(logical), self.path(backing) if backing else None, fmt,
+                        unsafe=True)
+
+    def publish(self, tmp, final):
+        """Make ``tmp`` durable and rename it to ``final``."""
+        real = self.path(final)
+        try:
+            fd = os.open(self.path(tmp), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self.path(tmp), real)
+            fsync_dir(os.path.dirname(real))
+        except OSError as e:
+            raise StorageError(f"cannot write {real}: {e.strerror}")
+
+    def remove(self, logical):
+        """Delete a file (gone already is fine) and its directory once empty,
+        unless that directory is a storage root's shared one."""
+        real = self.path(logical)
+        try:
+            os.unlink(real)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise StorageError(f"cannot delete {real}: {e.strerror}")
+        directory = os.path.dirname(real)
+        if os.path.basename(directory) not in ("rootVolumes", "dataVolumes", "snapshots"):
+            remove_dir_if_empty(directory)
+
+    def same_storage(self, other):
+        """True when ``other`` names the very same files (one directory, two hosts)."""
+        return isinstance(other, LocalFiles) and \
+            os.path.realpath(self.root or "/") == os.path.realpath(other.root or "/")
+
+
+def _open(path):
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise StorageError(f"file not found: {path}")
+    except OSError as e:
+        raise StorageError(f"cannot read {path}: {e.strerror}")
+
+
+def _extents(fd, size):
+    """The file's data extents [(offset, length)], from SEEK_DATA/SEEK_HOLE (the
+    whole file where the filesystem can not tell)."""
+    out = []
+    offset = 0
+    while offset < size:
+        try:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+        except OSError:                 # ENXIO: only a hole is left
+            break
+        end = os.lseek(fd, start, os.SEEK_HOLE)
+        out.append((start, min(end, size) - start))
+        offset = end
+    return out
+
+
+def _feed_zeros(hasher, count):
+    while count:
+        n = min(count, CHUNK)
+        hasher.update(_ZEROS[:n] if n < CHUNK else _ZEROS)
+        count -= n
+
+
+def _hash_extents(fd, path, out_fd=None, progress=None):
+    """sha256 of the file's bytes (holes as zeros); with ``out_fd``, its data
+    extents are written there at the same offsets, so the copy keeps its holes."""
+    size = os.fstat(fd).st_size
+    hasher = hashlib.sha256()
+    at = 0
+    done = 0
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    try:
+        for start, length in _extents(fd, size):
+            _feed_zeros(hasher, start - at)
+            position = start
+            while position < start + length:
+                n = os.preadv(fd, [view[:min(CHUNK, start + length - position)]], position)
+                if n <= 0:
+                    raise StorageError(f"cannot read {path}: it shrank while being copied")
+                hasher.update(view[:n])
+                if out_fd is not None:
+                    _pwrite_all(out_fd, view[:n], position)
+                position += n
+                done += n
+                if progress:
+                    progress(done, size)
+            at = start + length
+        _feed_zeros(hasher, size - at)
+        if out_fd is not None:
+            os.ftruncate(out_fd, size)
+    except OSError as e:
+        raise StorageError(f"cannot copy {path}: {e.strerror}")
+    return hasher.hexdigest()
+
+
+def _pwrite_all(fd, view, position):
+    while view:
+        n = os.pwrite(fd, view, position)
+        view = view[n:]
+        position += n
+
+
+def copy_local(src, logical, dst, tmp, progress=None):
+    """Copy one file between two LocalFiles hosts to ``tmp`` on ``dst``; returns
+    the source's sha256."""
+    target = dst.path(tmp)
+    make_dirs(os.path.dirname(target))
+    with _open(src.path(logical)) as f:
+        try:
+            out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise StorageError(f"cannot create {target}: {e.strerror}")
+        try:
+            return _hash_extents(f.fileno(), src.path(logical), out, progress)
+        finally:
+            os.close(out)
+
+
+# -- remote hosts --------------------------------------------------------------------------------
+
+def run_command(argv, timeout=3600):
+    """Run a command here; (exit status, stdout, stderr)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise StorageError(f"{argv[0]} is not installed on this machine")
+    except subprocess.TimeoutExpired:
+        raise StorageError(f"{argv[0]} did not finish within {timeout} s")
+    return done.returncode, done.stdout, done.stderr
+
+
+class SshFiles:
+    """A remote host: every operation is a command run there over ssh.
+
+    ``runner`` runs an argv here and returns (status, stdout, stderr); tests give
+    one that runs the remote command locally."""
+
+    remote = True
+
+    def __init__(self, address, user="root", runner=run_command):
+        self.address = address
+        self.user = user
+        self.runner = runner
+
+    @property
+    def login(self):
+        return f"{self.user}@{self.address}"
+
+    def run(self, *command, what):
+        argv = ["ssh", *SSH_OPTIONS, self.login, "--", shlex.join(command)]
+        status, out, err = self.runner(argv)
+        if status != 0:
+            reason = (err.strip().splitlines() or [f"exit status {status}"])[-1]
+            raise StorageError(f"cannot {what} on {self.address}: {reason}")
+        return out
+
+    def exists(self, logical):
+        status, _, _ = self.runner(["ssh", *SSH_OPTIONS, self.login, "--",
+                                    shlex.join(["test", "-e", logical])])
+        return status == 0
+
+    def backing(self, logical):
+        import json
+
+        out = self.run("qemu-img", "info", "--output=json", "-U", "-f", "qcow2", logical,
+                       what=f"read {logical}")
+        try:
+            top = json.loads(out)
+        except ValueError:
+            raise StorageError(f"qemu-img on {self.address} gave no JSON for {logical}")
+        name = top.get("full-backing-filename") or top.get("backing-filename")
+        if not name:
+            return None, None
+        return os.path.normpath(os.path.join(os.path.dirname(logical), name)), \
+            top.get("backing-filename-format") or "qcow2"
+
+    def digest(self, logical):
+        out = self.run("sha256sum", "--", logical, what=f"checksum {logical}")
+        return out.split()[0] if out.split() else ""
+
+    def rebase(self, logical, backing, fmt):
+        self.run("qemu-img", "rebase", "-q", "-f", "qcow2", "-u", "-b", backing or "",
+                 *(["-F", fmt] if backing else []), logical, what=f"rebase {logical}")
+
+    def publish(self, tmp, final):
+        self.run("sh", "-c", 'sync -- "$1" && mv -f -T -- "$1" "$2" && sync -- "$(dirname "$2")"',
+                 "publish", tmp, final, what=f"write {final}")
+
+    def remove(self, logical):
+        self.run("sh", "-c", 'rm -f -- "$1"; case "$(basename "$(dirname "$1")")" in '
+                 'rootVolumes|dataVolumes|snapshots) ;; *) rmdir -- "$(dirname "$1")" '
+                 '2>/dev/null;; esac; true', "remove", logical, what=f"delete {logical}")
+
+    def same_storage(self, other):
+        return isinstance(other, SshFiles) and other.address == self.address
+
+
+def copy_remote(src, logical, dst, tmp, progress=None):
+    """rsync run on the source host pushes the file to ``tmp`` on the destination
+    (sparse, whole file, making its directory); returns the source's sha256, read
+    there. Needs the source host to log in to the destination as root by key, as
+    ZStack's own hosts do."""
+    src.run("rsync", "--sparse", "--whole-file", "--mkpath",
+            "-e", shlex.join(["ssh", *SSH_OPTIONS]), logical, f"{dst.login}:{tmp}",
+            what=f"copy {logical} to {dst.address}")
+    if progress:
+        progress(1, 1)
+    return src.digest(logical)
+
+
+def copy(src, logical, dst, tmp, progress=None):
+    """Copy one file from host ``src`` to the temporary name ``tmp`` on ``dst``
+    with the transport the pair needs; returns the source's sha256."""
+    if not src.remote and not dst.remote:
+        return copy_local(src, logical, dst, tmp, progress)
+    if src.remote and dst.remote:
+        return copy_remote(src, logical, dst, tmp, progress)
+    raise StorageError("a volume can move between two hosts of this machine or between two "
+                       "remote hosts, not between this machine and a remote host")
