@@ -7,7 +7,7 @@ The steps, each safe to die in:
    which also reserves the bytes on the destination), mark the volume Migrating
    and a root volume's VM VolumeMigrating (nothing else may touch them meanwhile);
 2. copy: the destination's image cache is reused or made; every file of the
-   chain, oldest first, is written to a fixed temporary name there, its sha256
+   chain, oldest first, is written to a fixed temporary name there, its checksum
    compared with the source's, re-pointed (``qemu-img rebase -u``) at its
    destination backing file, made durable and renamed into place; then the
    whole chain is opened on the destination (``qemu-img info --backing-chain``);
@@ -232,9 +232,9 @@ def copy_file(ctx, src, dst, logical, label):
 
 
 def verify_copy(dst, tmp, digest, logical):
-    found = dst.digest(tmp)
+    found = dst.durable_digest(tmp)
     if found != digest:
-        raise StorageError(f"the copy of {logical} does not match the source (sha256 "
+        raise StorageError(f"the copy of {logical} does not match the source (checksum "
                            f"{found} instead of {digest})")
 
 

@@ -12,17 +12,20 @@ Paths given to both are the *logical* paths the records hold (a volume's
 installPath); ``LocalFiles`` maps them under its root, as the host driver does.
 
 ``copy`` writes a file's bytes to a temporary name on the destination and
-returns the sha256 of the source's bytes; the caller compares it with the
-destination's ``digest`` of the temporary file before anything else happens
-(SPEC §11: verified before the source is touched). Sparse files stay sparse:
-only the source's data extents are read and written, holes are hashed as the
-zeros they read as.
+returns the checksum of the source's bytes (per-block CRC-32s here, sha256sum
+on remote hosts); the caller compares it with the destination's
+``durable_digest`` of the temporary file before anything else happens (SPEC
+§11: verified before the source is touched). Sparse files stay sparse: only
+the source's data extents are read and written, holes count as the zeros they
+read as.
 """
 
+import errno
 import hashlib
 import os
 import shlex
 import subprocess
+import zlib
 
 from . import StorageError, qemu_img
 from .files import fsync_dir, make_dirs, remove_dir_if_empty
@@ -72,6 +75,16 @@ class LocalFiles:
     def digest(self, logical):
         with _open(self.path(logical)) as f:
             return _hash_extents(f.fileno(), self.path(logical))
+
+    def durable_digest(self, logical):
+        """Flush the file to disk and return its checksum, the two at once (the hash
+        reads the pages the flush writes)."""
+        real = self.path(logical)
+        with _open(real) as f:
+            flushed = _Background(os.fsync, f.fileno())
+            digest = _hash_extents(f.fileno(), real)
+            flushed.result(f"cannot write {real}")
+        return digest
 
     def rebase(self, logical, backing, fmt):
         qemu_img.rebase(self.path(logical), self.path(backing) if backing else None, fmt,
@@ -136,44 +149,41 @@ def _extents(fd, size):
     return out
 
 
-def _feed_zeros(hasher, count):
-    while count:
-        n = min(count, CHUNK)
-        hasher.update(_ZEROS[:n] if n < CHUNK else _ZEROS)
-        count -= n
-
-
-def _hash_extents(fd, path, out_fd=None, progress=None):
-    """sha256 of the file's bytes (holes as zeros); with ``out_fd``, its data
-    extents are written there at the same offsets, so the copy keeps its holes."""
+def _hash_extents(fd, path):
+    """The file's checksum: CRC-32 of every 4 MiB block of its bytes (holes read as
+    zeros), the list hashed into one hex string. Corruption in a copy is accidental,
+    not forged: a 32-bit CRC per block catches it as surely as a filesystem's block
+    checksums do, at 6 GB/s where sha256 manages 2 (two sha256 passes over a 200 MiB
+    volume were half of its migration time)."""
     size = os.fstat(fd).st_size
-    hasher = hashlib.sha256()
-    at = 0
-    done = 0
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
+    crcs = {}
+    view = memoryview(bytearray(CHUNK))
     try:
-        for start, length in _extents(fd, size):
-            _feed_zeros(hasher, start - at)
-            position = start
-            while position < start + length:
-                n = os.preadv(fd, [view[:min(CHUNK, start + length - position)]], position)
-                if n <= 0:
-                    raise StorageError(f"cannot read {path}: it shrank while being copied")
-                hasher.update(view[:n])
-                if out_fd is not None:
-                    _pwrite_all(out_fd, view[:n], position)
-                position += n
-                done += n
-                if progress:
-                    progress(done, size)
-            at = start + length
-        _feed_zeros(hasher, size - at)
-        if out_fd is not None:
-            os.ftruncate(out_fd, size)
+        for position, piece in _pieces(fd, size, view, path):
+            block = position // CHUNK
+            crcs[block] = zlib.crc32(piece, crcs.get(block, 0))
     except OSError as e:
-        raise StorageError(f"cannot copy {path}: {e.strerror}")
-    return hasher.hexdigest()
+        raise StorageError(f"cannot read {path}: {e.strerror}")
+    listing = b"".join(b"%d:%08x\n" % (block, crc) for block, crc in sorted(crcs.items()))
+    return hashlib.sha256(b"%d\n" % size + listing).hexdigest()
+
+
+def _pieces(fd, size, view, path):
+    """(offset, bytes) over the whole file in order, none crossing a CHUNK boundary:
+    data read from its extents, holes as zeros."""
+    at = 0
+    for start, length in _extents(fd, size) + [(size, 0)]:
+        while at < start:                      # a hole
+            n = min(start - at, CHUNK - at % CHUNK)
+            yield at, _ZEROS[:n]
+            at += n
+        while at < start + length:
+            want = min(start + length - at, CHUNK - at % CHUNK)
+            n = os.preadv(fd, [view[:want]], at)
+            if n <= 0:
+                raise StorageError(f"cannot read {path}: it shrank while being read")
+            yield at, view[:n]
+            at += n
 
 
 def _pwrite_all(fd, view, position):
@@ -183,20 +193,81 @@ def _pwrite_all(fd, view, position):
         position += n
 
 
+class _Background:
+    """``fn(*args)`` in a thread (hashlib, fsync and copy_file_range release the GIL)."""
+
+    def __init__(self, fn, *args):
+        import threading
+
+        self.value = self.error = None
+
+        def work():
+            try:
+                self.value = fn(*args)
+            except BaseException as e:      # handed to result()
+                self.error = e
+        self.thread = threading.Thread(target=work, daemon=True)
+        self.thread.start()
+
+    def result(self, what):
+        self.thread.join()
+        if isinstance(self.error, OSError):
+            raise StorageError(f"{what}: {self.error.strerror}")
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 def copy_local(src, logical, dst, tmp, progress=None):
     """Copy one file between two LocalFiles hosts to ``tmp`` on ``dst``; returns
-    the source's sha256."""
-    target = dst.path(tmp)
+    the source's checksum. The kernel copies the data extents (copy_file_range,
+    holes stay holes) while a second thread hashes the source."""
+    source, target = src.path(logical), dst.path(tmp)
     make_dirs(os.path.dirname(target))
-    with _open(src.path(logical)) as f:
+    with _open(source) as f, _open(source) as g:
         try:
             out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         except OSError as e:
             raise StorageError(f"cannot create {target}: {e.strerror}")
         try:
-            return _hash_extents(f.fileno(), src.path(logical), out, progress)
+            hashed = _Background(_hash_extents, g.fileno(), source)
+            try:
+                _copy_extents(f.fileno(), out, source, target, progress)
+            finally:
+                digest = hashed.result(f"cannot read {source}")
+            return digest
         finally:
             os.close(out)
+
+
+def _copy_extents(fd, out, source, target, progress):
+    size = os.fstat(fd).st_size
+    done = 0
+    try:
+        for start, length in _extents(fd, size):
+            position, end = start, start + length
+            while position < end:
+                n = _copy_range(fd, out, min(CHUNK * 16, end - position), position)
+                if n <= 0:
+                    raise StorageError(f"cannot read {source}: it shrank while being copied")
+                position += n
+                done += n
+                if progress:
+                    progress(done, size)
+        os.ftruncate(out, size)
+    except OSError as e:
+        raise StorageError(f"cannot copy {source} to {target}: {e.strerror}")
+
+
+def _copy_range(fd, out, count, position):
+    try:
+        return os.copy_file_range(fd, out, count, position, position)
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+    data = os.pread(fd, min(count, CHUNK), position)   # filesystems without it
+    _pwrite_all(out, memoryview(data), position)
+    return len(data)
 
 
 # -- remote hosts --------------------------------------------------------------------------------
@@ -261,6 +332,11 @@ class SshFiles:
         out = self.run("sha256sum", "--", logical, what=f"checksum {logical}")
         return out.split()[0] if out.split() else ""
 
+    def durable_digest(self, logical):
+        out = self.run("sh", "-c", 'sync -- "$1" && sha256sum -- "$1"', "digest", logical,
+                       what=f"checksum {logical}")
+        return out.split()[0] if out.split() else ""
+
     def rebase(self, logical, backing, fmt):
         self.run("qemu-img", "rebase", "-q", "-f", "qcow2", "-u", "-b", backing or "",
                  *(["-F", fmt] if backing else []), logical, what=f"rebase {logical}")
@@ -293,7 +369,7 @@ def copy_remote(src, logical, dst, tmp, progress=None):
 
 def copy(src, logical, dst, tmp, progress=None):
     """Copy one file from host ``src`` to the temporary name ``tmp`` on ``dst``
-    with the transport the pair needs; returns the source's sha256."""
+    with the transport the pair needs; returns the source's checksum."""
     if not src.remote and not dst.remote:
         return copy_local(src, logical, dst, tmp, progress)
     if src.remote and dst.remote:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 from _perf import PYTHON, RESULTS_ENV, fmt, mib  # noqa: E402
 
 BENCHES = {"startup": "bench_startup.py", "batch": "bench_batch.py", "query": "bench_query.py",
-           "vms": "bench_vms.py", "flat": "bench_flat.py"}
+           "vms": "bench_vms.py", "flat": "bench_flat.py", "migrate": "bench_migrate.py"}
 
 
 def _table(records):

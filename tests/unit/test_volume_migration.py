@@ -215,7 +215,7 @@ def test_sparse_files_stay_sparse(tmp_path):
     src, dst = transfer.LocalFiles(str(src_root)), transfer.LocalFiles(str(dst_root))
     digest = transfer.copy(src, "/v/big.raw", dst, "/v/.big.raw.migrating")
     copied = dst_root / "v" / ".big.raw.migrating"
-    assert digest == dst.digest("/v/.big.raw.migrating") == src.digest("/v/big.raw")
+    assert digest == dst.durable_digest("/v/.big.raw.migrating") == src.digest("/v/big.raw")
     assert os.path.getsize(copied) == 256 * MiB
     assert os.stat(copied).st_blocks * 512 <= 2 * MiB
     with open(copied, "r+b") as f:                  # one flipped byte is caught
@@ -253,7 +253,7 @@ def _fail_at(monkeypatch, step):
             return real(*a, **kw)
         monkeypatch.setattr(transfer, "copy", broken)
     elif step == "verify":
-        monkeypatch.setattr(transfer.LocalFiles, "digest", lambda self, p: "0" * 64)
+        monkeypatch.setattr(transfer.LocalFiles, "durable_digest", lambda self, p: "0" * 64)
     elif step == "chain":
         def broken(plan):
             raise StorageError("backing file missing")
@@ -421,7 +421,7 @@ def test_the_ssh_transport_moves_a_chain(tmp_path):
     for logical in (str(snap), str(vol)):
         tmp = transfer.temp_name(moved[logical])
         digest = transfer.copy(src, logical, dst, tmp)
-        assert digest == dst.digest(tmp)
+        assert digest == dst.durable_digest(tmp) == dst.digest(tmp)
         backing, fmt = src.backing(logical)
         dst.rebase(tmp, moved.get(backing, backing), fmt)
         dst.publish(tmp, moved[logical])
