@@ -144,3 +144,26 @@ def test_deleting_the_zone_leaves_no_namespace(cloud):
     names = sh("ip", "netns", "list").stdout
     assert f"zsd-{HOST1[:8]}" not in names and f"zsh-{HOST1[:12]}" not in names
     assert not sh("pgrep", "-f", str(cloud.tmp / "home"), check=False).stdout.strip()
+
+
+def test_cold_migration_moves_the_dhcp_entry(cloud):
+    """SPEC §11 with §9: after stop, LocalStorageMigrateVolume and start, the VM's
+    lease comes from its new host's server, and its old host's server forgets it."""
+    from tests.clouds import DATA
+
+    cloud("AttachNetworkServiceToL3Network", f"l3NetworkUuid={L3}",
+          "networkServices={'Flat':['DHCP']}")
+    vm = cloud("QueryVmInstance", f"uuid={VM1}")["inventories"][0]
+    nic = vm["vmNics"][0]
+    old_ns, old_if = plug(cloud, HOST1, nic["mac"])
+    assert lease(cloud, old_ns, old_if)["ip"] == nic["ip"]
+
+    cloud("StopVmInstance", f"uuid={VM1}")
+    cloud("DetachDataVolumeFromVm", f"uuid={DATA}")
+    cloud("LocalStorageMigrateVolume", f"volumeUuid={vm['rootVolumeUuid']}",
+          f"destHostUuid={HOST2}")
+    assert cloud("StartVmInstance", f"uuid={VM1}")["inventory"]["hostUuid"] == HOST2
+    new_ns, new_if = plug(cloud, HOST2, nic["mac"])
+    got = lease(cloud, new_ns, new_if)
+    assert got is not None and got["ip"] == nic["ip"]
+    assert lease(cloud, old_ns, old_if) is None, "the old host still answers the moved VM"
