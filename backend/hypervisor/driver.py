@@ -154,9 +154,15 @@ class HostDriver:
             # path here would touch this machine's files instead, so refuse.
             raise HypervisorError(f"the files of the remote host {self.uri} can not be reached "
                                   f"from this machine yet (needs the host agent on that host)")
-        if not self.fs_root:
-            return path
         clean = os.path.normpath("/" + str(path).lstrip("/"))
+        if not self.fs_root:
+            socket_path = _socket_of(self.uri)
+            if socket_path is None:
+                return path
+            # A libvirtd of this machine listening on its own socket may run in a mount
+            # namespace of its own (a second "host" on one machine): its QEMU sees the
+            # files its daemon sees, which /proc/<pid>/root shows us.
+            return f"/proc/{_daemon_pid(socket_path, self.uri)}/root" + clean.rstrip("/")
         return self.fs_root.rstrip("/") + clean
 
     # ------------------------------------------------------------ domains
@@ -392,6 +398,28 @@ def _probe_ssh(parsed):
     except OSError as e:
         raise HostUnreachable(f"cannot connect to {host}:{port} (ssh): "
                               f"{e.strerror or e}") from None
+
+
+def _socket_of(uri):
+    """The ``socket=`` of a local URI (qemu:///system?socket=/run/x/libvirt-sock)."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+    found = query.get("socket")
+    return found[0] if found else None
+
+
+def _daemon_pid(socket_path, uri):
+    """The pid of the process listening on a unix socket (SO_PEERCRED)."""
+    import struct
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(socket_path)
+            pid, _, _ = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                         struct.calcsize("3i")))
+    except OSError as e:
+        raise HostUnreachable(f"cannot reach the libvirtd of {uri}: {describe(e)}") from None
+    return pid
 
 
 def _is_local_uri(uri):

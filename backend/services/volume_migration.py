@@ -113,7 +113,7 @@ def _check(ctx, volume_uuid, dst_uuid):
                     f"{dst_host['state']}; a volume can only move to a Connected, Enabled host")
     src_host = store.get("HostVO", ref["hostUuid"])
     src_files, dst_files = files_of(ctx, src_host), files_of(ctx, dst_host)
-    if src_files.same_storage(dst_files):
+    if src_files.same_storage(dst_files, ps["url"]):
         raise operr(f"the hosts[uuid:{src_host['uuid']}, uuid:{dst_uuid}] share one storage "
                     f"directory: there is nothing to move")
     paths = [volume["installPath"]] + [r[0] for r in store.rows(
@@ -141,12 +141,13 @@ def _check_root_vm(ctx, volume, vm):
 
 def files_of(ctx, host):
     """How this machine reaches the host's files."""
-    drv = hosts.driver(ctx, host)
     try:
-        drv.local_path("/")
-    except hypervisor.HypervisorError:
+        root = hosts.driver(ctx, host).local_path("/")
+    except hypervisor.HostUnreachable as e:
+        raise operr(f"cannot reach the files of the host[uuid:{host['uuid']}]: {e}") from None
+    except hypervisor.HypervisorError:      # a remote host: its files are over there
         return transfer.SshFiles(host["managementIp"], host.get("username") or "root")
-    return transfer.LocalFiles(drv.fs_root)
+    return transfer.LocalFiles(root.rstrip("/"))
 
 
 # -- 1. the intent --------------------------------------------------------------------------------

@@ -4,14 +4,18 @@ Layout under R:
     imagecache/template/<imageUuid>/<imageUuid>.<fmt>   image copied from backup storage
     rootVolumes/<vmUuid>-<volumeUuid>.qcow2             overlay backed by the image cache
     dataVolumes/<volumeUuid>.qcow2
-    snapshots/<volumeUuid>/<snapshotUuid>.qcow2
+    snapshots/<volumeUuid>-<snapshotUuid>.qcow2
 
-Volumes sit side by side, one file each and no directory of their own: every
-new inode costs (ext4 searches its bitmaps for one, slowly where many files
-were deleted recently), and a directory per volume doubled that for each VM.
-Volumes made before this layout live in a directory of their own
-(rootVolumes/<vmUuid>/<volumeUuid>.qcow2, dataVolumes/<volumeUuid>/...); their
-records keep those paths, and deleting one removes that directory too.
+Volumes and snapshots sit side by side, one file each and no directory of
+their own: every new inode costs (ext4 searches its bitmaps for one, slowly
+where many files were deleted recently), and a directory per volume doubled
+that for each VM; and every file of a chain is then one level below R, so
+backing files can be named relative to R (qemu_img.backing_name). Files made
+before this layout live in a directory of their own
+(rootVolumes/<vmUuid>/<volumeUuid>.qcow2, dataVolumes/<volumeUuid>/...,
+snapshots/<volumeUuid>/<snapshotUuid>.qcow2) and name their backing files
+absolutely; their records keep those paths, and deleting one removes that
+directory too.
 
 Next to each image cache live its root volume TEMPLATES (hidden files):
 
@@ -24,9 +28,12 @@ virtual size (qcow2 keeps no per-image id), so a root volume is a copy of the
 template: a ~200 KB write instead of two qemu-img processes. See
 create_root_volume.
 
-Backing files are recorded as absolute paths; moving a chain to another
-host means copying its files and ``qemu_img.rebase(..., unsafe=True)`` on
-each one, top-down, to the new paths.
+Backing files are named relative to the image's directory (qemu_img.backing_name),
+so a chain opens from every view of the storage: the host's QEMU, this machine
+through a simulated host's root or /proc/<pid>/root, another host after a move.
+Images made before that name theirs absolutely; moving such a chain means
+``qemu_img.rebase(..., unsafe=True)`` on each copied file (migration does it
+for every file it moves).
 
 Snapshots. A volume's snapshots and its image form one linear qcow2 chain:
 
@@ -102,7 +109,7 @@ def volume_uuid_of(path):
 def snapshot_path(root, volume_uuid, snapshot_uuid):
     check_name(volume_uuid)
     check_name(snapshot_uuid)
-    return os.path.join(os.path.abspath(root), SNAPSHOTS, volume_uuid, f"{snapshot_uuid}.qcow2")
+    return os.path.join(os.path.abspath(root), SNAPSHOTS, f"{volume_uuid}-{snapshot_uuid}.qcow2")
 
 
 # -- image cache -------------------------------------------------------------
@@ -334,6 +341,9 @@ def _template(cache_path, fmt, st, want):
                 _discard_templates(cache_path, keep=ident)
                 qemu_img.create(path, want or None, "qcow2", backing=cache_path,
                                 backing_fmt=fmt)
+                # Named as the root volumes it is copied to will find the cache.
+                qemu_img.rebase(path, cache_path, fmt, unsafe=True,
+                                seen_from=_volume_seat(cache_path))
                 try:
                     found = _read_template(path, cache_path, fmt, want)
                 except StorageError:
@@ -342,6 +352,13 @@ def _template(cache_path, fmt, st, want):
         del _TEMPLATES[next(iter(_TEMPLATES))]
     _TEMPLATES[key] = found
     return found
+
+
+def _volume_seat(cache_path):
+    """Where a root volume made from a template sits, for naming the cache from
+    there: R/rootVolumes/<file>, the cache being R/imagecache/template/<i>/<file>."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(cache_path))))
+    return os.path.join(root, ROOT_VOLUMES, "volume.qcow2")
 
 
 def _read_template(path, cache_path, fmt, want):
@@ -355,7 +372,7 @@ def _read_template(path, cache_path, fmt, want):
             data = f.read()
     except FileNotFoundError:
         return None
-    size = _check_overlay(data, cache_path, fmt)
+    size = _check_overlay(data, qemu_img.backing_name(_volume_seat(cache_path), cache_path), fmt)
     if size is None or (want and size != -(-want // 512) * 512):     # qemu rounds up to 512
         discard(path)
         raise StorageError(f"{path} is not a template of {cache_path}")
@@ -475,7 +492,8 @@ def snapshot(volume_path, snapshot_path):
     before = os.stat(volume_path)
     overlay = temp_path(volume_path)
     try:
-        qemu_img.run(["create", "-q", "-f", "qcow2", "-b", snapshot_path, "-F", "qcow2", overlay,
+        qemu_img.run(["create", "-q", "-f", "qcow2", "-b",
+                      qemu_img.backing_name(overlay, snapshot_path), "-F", "qcow2", overlay,
                       str(found["virtualSize"])], what=f"snapshot {volume_path}")
         publish(overlay, volume_path)
     except BaseException:
@@ -506,10 +524,10 @@ def delete_snapshot(volume_path, snapshot_path):
         # volume's snapshot directory qualifies: one of another volume's may
         # well be that volume's backing file.
         volume_uuid = volume_uuid_of(volume_path)
-        if os.path.basename(os.path.dirname(snapshot_path)) != volume_uuid:
+        if not _is_snapshot_of(snapshot_path, volume_uuid):
             raise StorageError(f"cannot delete {snapshot_path}: it is not a snapshot of "
                                f"{volume_path}")
-        user = _backed_by(snapshot_path)
+        user = _backed_by(snapshot_path, volume_uuid)
         if user:
             raise StorageError(f"cannot delete {snapshot_path}: it is not in the chain of "
                                f"{volume_path} and {user} is backed by it")
@@ -519,15 +537,24 @@ def delete_snapshot(volume_path, snapshot_path):
         parent_fmt = qemu_img.info(snapshot_path, chain=False, fmt="qcow2")["backingFormat"]
         qemu_img.rebase(child, parent, parent_fmt or "qcow2", unsafe=False)
     _unlink(snapshot_path)
-    remove_dir_if_empty(os.path.dirname(snapshot_path))
+    if os.path.basename(os.path.dirname(snapshot_path)) != SNAPSHOTS:
+        remove_dir_if_empty(os.path.dirname(snapshot_path))      # a former layout's own
 
 
-def _backed_by(path):
-    """Another snapshot of the same directory whose backing file is ``path``."""
+def _is_snapshot_of(path, volume_uuid):
+    """A file of the volume's snapshots: snapshots/<volume>-<snapshot>.qcow2, or in
+    the former layout snapshots/<volume>/<snapshot>.qcow2."""
+    directory, name = os.path.split(path)
+    return name.startswith(f"{volume_uuid}-") or os.path.basename(directory) == volume_uuid
+
+
+def _backed_by(path, volume_uuid):
+    """Another snapshot of the same volume whose backing file is ``path``."""
     directory = os.path.dirname(path)
     for name in sorted(os.listdir(directory)):
         other = os.path.join(directory, name)
-        if name.startswith(".") or not name.endswith(".qcow2") or same_file(other, path):
+        if name.startswith(".") or not name.endswith(".qcow2") or same_file(other, path) \
+                or not _is_snapshot_of(other, volume_uuid):
             continue
         backing = qemu_img.info(other, chain=False, fmt="qcow2")["backingFile"]
         if backing and same_file(backing, path):

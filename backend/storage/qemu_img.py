@@ -106,6 +106,25 @@ def _backing_path(entry, path):
     return os.path.normpath(os.path.join(os.path.dirname(path), name))
 
 
+def backing_name(image, backing):
+    """How an image names its backing file.
+
+    Volumes, snapshots and the root volume templates' targets sit one level
+    below their storage root R (R/rootVolumes, R/dataVolumes, R/snapshots); a
+    backing file under the same R is named "../<its path below R>", which reads
+    the same from all of those directories (a volume hard-linked into snapshots/
+    as a snapshot keeps a valid name) and from every view of the host's storage:
+    the host's own (its QEMU), this machine's (a simulated host's root, a
+    libvirtd in a mount namespace of its own seen through /proc/<pid>/root),
+    another host's after a migration. Anything else keeps an absolute name."""
+    image = os.path.abspath(image)
+    root = os.path.dirname(os.path.dirname(image))
+    backing = os.path.abspath(backing)
+    if root != "/" and backing.startswith(root + "/"):
+        return os.path.join("..", os.path.relpath(backing, root))
+    return backing
+
+
 def create(path, size_bytes=None, fmt="qcow2", backing=None, backing_fmt=None):
     """Create a new image at ``path`` (and its parent directories); refuses
     to overwrite an existing file. With ``backing``, the image is a qcow2
@@ -124,7 +143,7 @@ def create(path, size_bytes=None, fmt="qcow2", backing=None, backing_fmt=None):
         backing = os.path.abspath(backing)
         if backing_fmt is None:
             backing_fmt = info(backing, chain=False)["format"]
-        args += ["-b", backing, "-F", backing_fmt]
+        args += ["-b", backing_name(path, backing), "-F", backing_fmt]
     elif size_bytes is None:
         raise StorageError(f"cannot create {path}: no size given")
     if size_bytes is not None:
@@ -151,8 +170,10 @@ def snapshot_overlay(current_path, new_path):
     return create(new_path, None, "qcow2", backing=current_path, backing_fmt=fmt)
 
 
-def rebase(path, backing, backing_fmt="qcow2", unsafe=True):
-    """Point the qcow2 image ``path`` at a new backing file (None: no backing).
+def rebase(path, backing, backing_fmt="qcow2", unsafe=True, seen_from=None):
+    """Point the qcow2 image ``path`` at a new backing file (None: no backing),
+    named relative to the directory of ``path`` (or of ``seen_from``: an image
+    whose bytes will be copied there, see local's root volume templates).
 
     unsafe=True only rewrites the header (-u): for a chain that was moved or
     copied, where the new backing file has the same content as the old one.
@@ -165,7 +186,8 @@ def rebase(path, backing, backing_fmt="qcow2", unsafe=True):
     if unsafe:
         args.append("-u")
     if backing:
-        args += ["-b", os.path.abspath(backing), "-F", backing_fmt]
+        args += ["-b", backing_name(seen_from or path, os.path.abspath(backing)),
+                 "-F", backing_fmt]
     else:
         args += ["-b", ""]
     run([*args, path], what=f"rebase {path}", timeout=TIMEOUT if unsafe else LONG_TIMEOUT)

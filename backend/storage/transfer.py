@@ -118,10 +118,16 @@ class LocalFiles:
         if os.path.basename(directory) not in ("rootVolumes", "dataVolumes", "snapshots"):
             remove_dir_if_empty(directory)
 
-    def same_storage(self, other):
-        """True when ``other`` names the very same files (one directory, two hosts)."""
-        return isinstance(other, LocalFiles) and \
-            os.path.realpath(self.root or "/") == os.path.realpath(other.root or "/")
+    def same_storage(self, other, directory):
+        """True when ``directory`` (a logical path) is one and the same directory on
+        both hosts: two hosts sharing storage, nothing to move."""
+        if not isinstance(other, LocalFiles):
+            return False
+        try:
+            mine, theirs = os.stat(self.path(directory)), os.stat(other.path(directory))
+        except OSError:
+            return False                # not made yet on one side: not the same
+        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def _open(path):
@@ -338,7 +344,8 @@ class SshFiles:
         return out.split()[0] if out.split() else ""
 
     def rebase(self, logical, backing, fmt):
-        self.run("qemu-img", "rebase", "-q", "-f", "qcow2", "-u", "-b", backing or "",
+        name = qemu_img.backing_name(logical, backing) if backing else ""
+        self.run("qemu-img", "rebase", "-q", "-f", "qcow2", "-u", "-b", name,
                  *(["-F", fmt] if backing else []), logical, what=f"rebase {logical}")
 
     def publish(self, tmp, final):
@@ -350,7 +357,7 @@ class SshFiles:
                  'rootVolumes|dataVolumes|snapshots) ;; *) rmdir -- "$(dirname "$1")" '
                  '2>/dev/null;; esac; true', "remove", logical, what=f"delete {logical}")
 
-    def same_storage(self, other):
+    def same_storage(self, other, directory):
         return isinstance(other, SshFiles) and other.address == self.address
 
 

@@ -338,7 +338,8 @@ class TestCreateRules:
         root_info = qemu_info(cloud.local(started["allVolumes"][0]["installPath"]))
         cache = cloud.local(f"{PS_URL}/imagecache/template/{cloud.image}/{cloud.image}.qcow2")
         assert os.path.exists(cache)
-        assert root_info["backing-filename"] == cache
+        assert root_info["backing-filename"] == f"../imagecache/template/{cloud.image}/{cloud.image}.qcow2"
+        assert os.path.normpath(root_info["full-backing-filename"]) == cache
         assert root_info["virtual-size"] == 32 * MiB
         assert qemu_info(cloud.local(started["allVolumes"][1]["installPath"]))[
             "virtual-size"] == 16 * MiB
@@ -835,7 +836,7 @@ class TestVolumes:
         assert cloud.get("VolumeSnapshotVO", s1["uuid"])["latest"] is False
         qemu_io(path, "write -P 0x33 128k 64k")
         cache = cloud.local(f"{PS_URL}/imagecache/template/{cloud.image}/{cloud.image}.qcow2")
-        chain = [i["filename"] for i in qemu_info(path, chain=True)]
+        chain = [os.path.normpath(i["filename"]) for i in qemu_info(path, chain=True)]
         assert chain == [path, cloud.local(s2["primaryStorageInstallPath"]),
                          cloud.local(s1["primaryStorageInstallPath"]), cache]
         refs = {r["resourceUuid"]: r for r in cloud.ok("QueryLocalStorageResourceRef")[
@@ -847,7 +848,7 @@ class TestVolumes:
         assert not os.path.exists(cloud.local(s1["primaryStorageInstallPath"]))
         s2 = cloud.get("VolumeSnapshotVO", s2["uuid"])
         assert (s2["latest"], s2["parentUuid"]) == (True, None)
-        chain = [i["filename"] for i in qemu_info(path, chain=True)]
+        chain = [os.path.normpath(i["filename"]) for i in qemu_info(path, chain=True)]
         assert chain == [path, cloud.local(s2["primaryStorageInstallPath"]), cache]
         qemu_img("check", path)
         for offset, pattern in (("0", "0x11"), ("64k", "0x22"), ("128k", "0x33")):

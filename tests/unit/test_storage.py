@@ -324,7 +324,7 @@ def test_layout(tmp_path):
     assert local.image_cache_path(r, "i", "qcow2") == f"{r}/imagecache/template/i/i.qcow2"
     assert local.root_volume_path(r, "vm", "v") == f"{r}/rootVolumes/vm-v.qcow2"
     assert local.data_volume_path(r, "v") == f"{r}/dataVolumes/v.qcow2"
-    assert local.snapshot_path(r, "v", "s") == f"{r}/snapshots/v/s.qcow2"
+    assert local.snapshot_path(r, "v", "s") == f"{r}/snapshots/v-s.qcow2"
     with pytest.raises(StorageError, match="invalid name"):
         local.data_volume_path(r, "../etc")
 
@@ -453,7 +453,7 @@ def test_root_volumes_are_copies_of_a_template(tmp_path, qcow2, monkeypatch):
     grown.append(local.create_root_volume(r, "vm7", "root7", cache, size=str(16 * MiB)))
     monkeypatch.undo()
 
-    reference = qemu_img.create(str(tmp_path / "ref.qcow2"), None, backing=cache,
+    reference = qemu_img.create(os.path.join(r, "rootVolumes", "ref.qcow2"), None, backing=cache,
                                 backing_fmt="qcow2")
     for vol, size in [(v, 4 * MiB) for v in [first] + copies] + \
                      [(v, 16 * MiB) for v in [grown_first] + grown]:
@@ -657,7 +657,7 @@ def test_data_volume_snapshots_merge_out_without_losing_data(tmp_path):
     local.delete_snapshot(vol, s2)                                   # the last one
     assert qemu_img.info(vol)["backingChain"] == []
     assert content(vol, tmp_path) == expected
-    assert not os.path.exists(os.path.dirname(s2))
+    assert not os.path.exists(s2) and os.listdir(os.path.dirname(s2)) == []
     local.delete_snapshot(vol, s2)                                   # twice is fine
 
 
@@ -720,7 +720,7 @@ def test_delete_snapshot_finishes_an_interrupted_merge(tmp_path):
     local.delete_snapshot(vol, s2)                    # merged already: just removed
     assert not os.path.exists(s2)
     local.delete_snapshot(vol, s1)
-    assert not os.path.exists(os.path.dirname(s1))
+    assert not os.path.exists(s1)
 
 
 @needs_qemu_io

@@ -427,7 +427,7 @@ def test_the_ssh_transport_moves_a_chain(tmp_path):
         dst.publish(tmp, moved[logical])
     assert dst.exists(moved[str(vol)]) and not dst.exists(transfer.temp_name(moved[str(vol)]))
     chain = qemu_info(moved[str(vol)], chain=True)
-    assert [e["filename"] for e in chain] == [moved[str(vol)], moved[str(snap)], str(base)]
+    assert [os.path.normpath(e["filename"]) for e in chain] == [moved[str(vol)], moved[str(snap)], str(base)]
     assert "Pattern verification failed" not in qemu_io(moved[str(vol)], "read -P 5 0 1M")
     assert "Pattern verification failed" not in qemu_io(moved[str(vol)], "read -P 6 1M 1M")
     src.remove(str(vol))
