@@ -17,6 +17,10 @@ which starts, stops and ensures it). It opens its own Backend(home) and:
 - simulated hosts (``test:…``): no cross-process events exist, so it polls
   ``driver.states()`` every POLL seconds and records what changed.
 
+A host out of reach for longer than a grace period (reachability.py,
+``ZSTACK_HOST_AGENT_GRACE``) is marked Disconnected with its VMs Unknown, as a
+failed ReconnectHost marks it; reached again, it is Connected and reconciled.
+
 Recording: only VMs of this host in our store; a VM in a transition the API
 owns (Starting, Stopping, Rebooting, Destroying, ...) is skipped, the API sets
 its final state. The state is compared and set inside one transaction.
@@ -39,6 +43,8 @@ import signal
 import sys
 import threading
 import time
+
+from .reachability import Reachability, grace
 
 POLL = 0.4                  # seconds between two looks at a simulated host
 RECONNECT = 1.0             # seconds between two tries to reach a real host
@@ -63,6 +69,7 @@ class Agent:
         self.stopping = False
         self.events = queue.Queue()
         self._last_check = 0.0
+        self.reach = Reachability(self.ctx, host_uuid, grace(log), log)
 
     # ------------------------------------------------------------ the store side
     def host(self):
@@ -131,6 +138,17 @@ class Agent:
         except Exception:
             return False
 
+    def reached(self, ok):
+        """Tell the reachability tracker how the last attempt went; a store
+        that is busy right now must not stop the agent (the next attempt retries)."""
+        try:
+            if ok:
+                self.reach.found()
+            else:
+                self.reach.lost()
+        except Exception as e:
+            log(f"cannot record the host's reachability: {type(e).__name__}: {e}")
+
     def housekeeping(self):
         now = time.monotonic()
         if now - self._last_check >= HOUSEKEEPING:
@@ -153,9 +171,11 @@ class Agent:
             except HypervisorError as e:
                 log(f"cannot list domains: {e}")
                 previous = None
+                self.reached(False)
                 time.sleep(RECONNECT)
                 continue
             if previous is None:
+                self.reached(True)
                 self.reconcile(states)
             else:
                 for name, state in states.items():
@@ -169,15 +189,15 @@ class Agent:
         import libvirt
 
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-        libvirt.virEventRegisterDefaultImpl()           # before any connection is opened
-        threading.Thread(target=_event_loop, args=(libvirt,), daemon=True,
-                         name="libvirt-events").start()
+        start_event_loop(libvirt)
         while not self.stopping:
             self.housekeeping()
             conn = self._open(libvirt, uri)
             if conn is None:
+                self.reached(False)
                 time.sleep(RECONNECT)
                 continue
+            self.reached(True)
             try:
                 self._serve(libvirt, conn)
             finally:
@@ -195,15 +215,19 @@ class Agent:
                 except libvirt.libvirtError:
                     pass
             if not self.stopping:
+                self.reached(False)         # the grace period runs from here
                 time.sleep(RECONNECT)
 
     def _open(self, libvirt, uri):
-        from ..hypervisor.driver import describe
+        # The driver's opener: it never prompts for a password and gives up on a
+        # dead ssh address within seconds, so the grace period is kept.
+        from ..hypervisor import HypervisorError
+        from ..hypervisor.driver import open_connection
 
         try:
-            conn = libvirt.open(uri)
-        except libvirt.libvirtError as e:
-            log(f"cannot connect to {uri}: {describe(e)}; retrying")
+            conn = open_connection(uri)
+        except HypervisorError as e:
+            log(f"{e}; retrying")
             return None
         conn._agent_callbacks = []
         try:
@@ -275,6 +299,14 @@ class Agent:
             from .. import hypervisor
 
             self.run_libvirt(uri or hypervisor.default_uri(host["managementIp"]))
+
+
+def start_event_loop(libvirt):
+    """libvirt's default event implementation, run on a thread; registered
+    before any connection is opened (a connection opened earlier gets no events)."""
+    libvirt.virEventRegisterDefaultImpl()
+    threading.Thread(target=_event_loop, args=(libvirt,), daemon=True,
+                     name="libvirt-events").start()
 
 
 def _event_loop(libvirt):

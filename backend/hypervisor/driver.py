@@ -172,10 +172,17 @@ class HostDriver:
         with self._session("define domain") as conn:
             return conn.defineXML(xml).name()
 
-    def start(self, name):
-        """Start a defined domain; a running one is left alone."""
+    def start(self, name, settle=10.0):
+        """Start a defined domain; a running one is left alone. One whose guest
+        has powered off but whose QEMU is still exiting (libvirt says shutdown,
+        for a second or two after the guest's request) is waited for, up to
+        ``settle`` seconds, so that the start is not lost on a dying process."""
         with self._session(f"start domain[{name}]") as conn:
             dom = self._domain(conn, name)
+            deadline = time.monotonic() + settle
+            while dom.isActive() and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTDOWN \
+                    and time.monotonic() < deadline:
+                time.sleep(0.1)
             if not dom.isActive():
                 dom.create()
 
@@ -350,7 +357,7 @@ class HostDriver:
                 except libvirt.libvirtError:
                     pass
                 _POOL.pop(self.uri, None)
-            conn = _open(self.uri)
+            conn = open_connection(self.uri)
             _POOL[self.uri] = (os.getpid(), conn)
             return conn
 
@@ -377,7 +384,7 @@ class HostDriver:
         return dom
 
 
-def _open(uri):
+def open_connection(uri):
     """libvirt.open that neither prompts nor hangs on a dead ssh address."""
     parsed = urllib.parse.urlsplit(uri)
     if "+ssh" in parsed.scheme:

@@ -45,9 +45,7 @@ def _connect(ctx, uuid):
     try:
         facts = hosts.driver(ctx, host).check()
     except hypervisor.HypervisorError as e:
-        with store.transaction():
-            store.update("HostVO", uuid, {"status": "Disconnected", "lastOpDate": now()})
-            _mark_vms_unknown(ctx, uuid)
+        mark_unreachable(ctx, uuid)
         raise operr(f"failed to connect to host[uuid:{uuid}, managementIp:"
                     f"{host['managementIp']}] through {host['libvirtUri']}: {e}") from None
     used_cpu, used_memory = capacity.host_used(ctx, uuid)
@@ -65,6 +63,27 @@ def _connect(ctx, uuid):
     from .agent import ensure as ensure_agent
 
     ensure_agent(ctx, uuid)
+
+
+def mark_unreachable(ctx, uuid):
+    """The host is out of reach: Disconnected, and nobody knows what its VMs do.
+    ReconnectHost's failure and the host agent's grace period both end here."""
+    store = ctx.store
+    with store.transaction():
+        store.update("HostVO", uuid, {"status": "Disconnected", "lastOpDate": now()})
+        _mark_vms_unknown(ctx, uuid)
+
+
+def mark_reachable(ctx, uuid):
+    """The host agent reached a Disconnected host again: Connected (its VMs'
+    states come from the reconcile that follows). Returns True when it changed."""
+    store = ctx.store
+    with store.transaction():
+        host = store.get("HostVO", uuid)
+        if host is None or host["status"] != "Disconnected":
+            return False
+        store.update("HostVO", uuid, {"status": "Connected", "lastOpDate": now()})
+    return True
 
 
 def _mark_vms_unknown(ctx, host_uuid):

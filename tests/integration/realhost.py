@@ -23,13 +23,14 @@ def domstate(name):
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def command(cli, home):
+def command(cli, home, **extra_env):
     """``run(*words, expect=0)``: the installed command on one $ZSTACK_HOME; its
-    inventory (or reply) on success, its stderr when a failure is expected."""
+    inventory (or reply) on success, its stderr when a failure is expected.
+    ``extra_env`` goes to the command's environment (and so to the host agents it starts)."""
     import json
     import os
 
-    env = dict(os.environ, ZSTACK_HOME=str(home), ZSTACK_LANG="en")
+    env = dict(os.environ, ZSTACK_HOME=str(home), ZSTACK_LANG="en", **extra_env)
 
     def run(*words, expect=0):
         out = subprocess.run([cli, *words], env=env, capture_output=True, text=True,

@@ -1,6 +1,6 @@
 """Run the benchmarks and print a summary table; exit 1 if any target is missed.
 
-    .venv/bin/python tests/perf/run.py              # all five
+    .venv/bin/python tests/perf/run.py              # all of them
     .venv/bin/python tests/perf/run.py query batch  # some of them
 
 Each benchmark runs in its own process (so each one's peak RSS is its own) and hands its
@@ -20,7 +20,8 @@ sys.path.insert(0, str(HERE))
 from _perf import PYTHON, RESULTS_ENV, fmt, mib  # noqa: E402
 
 BENCHES = {"startup": "bench_startup.py", "batch": "bench_batch.py", "query": "bench_query.py",
-           "vms": "bench_vms.py", "flat": "bench_flat.py", "migrate": "bench_migrate.py"}
+           "vms": "bench_vms.py", "flat": "bench_flat.py", "migrate": "bench_migrate.py",
+           "agent": "bench_agent.py"}
 
 
 def _table(records):
