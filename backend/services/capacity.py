@@ -4,7 +4,7 @@ Recomputed from the records (never adjusted by deltas), inside the caller's
 transaction, so a crash or a concurrent writer can not make it drift.
 """
 
-from .clock import now
+from ..clock import now
 
 
 def host_used(ctx, host_uuid):

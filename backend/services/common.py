@@ -4,7 +4,7 @@ from .. import catalogue
 from ..errors import argerr, operr
 from ..store.query import inventories
 from . import tags
-from .clock import new_uuid, now
+from ..clock import new_uuid, now
 
 
 def inventory(ctx, resource_name, uuid):

@@ -3,7 +3,7 @@
 from .. import catalogue
 from ..errors import argerr
 from ..store.query import to_inventory
-from .clock import now
+from ..clock import now
 
 
 def option(category, name):

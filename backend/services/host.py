@@ -3,7 +3,7 @@
 from .. import hypervisor
 from ..errors import argerr, operr
 from . import capacity, common, hosts
-from .clock import now
+from ..clock import now
 
 _STATE = {"enable": "Enabled", "disable": "Disabled"}
 

@@ -6,7 +6,7 @@ from .. import catalogue
 from ..errors import ApiError, AUTH_FAILED, INVALID_SESSION
 from ..store.query import to_inventory
 from . import common
-from .clock import new_uuid, now
+from ..clock import new_uuid, now
 
 ADMIN = "admin"
 DEFAULT_PASSWORD = "password"       # ZStack's default, changeable with UpdateAccount

@@ -3,7 +3,7 @@
 from ..errors import argerr, operr
 from ..storage import StorageError, image_store
 from . import common
-from .clock import now
+from ..clock import now
 
 _FORMATS_OF = {"ISO": ("iso",), "RootVolumeTemplate": ("qcow2", "raw"),
                "DataVolumeTemplate": ("qcow2", "raw")}

@@ -4,7 +4,7 @@ of root volumes and the media of CD-ROM drives)."""
 from ..storage import local
 from . import hosts, image as images
 from .capacity import recount_host_storage
-from .clock import now
+from ..clock import now
 
 
 def ensure_cache(ctx, image, host, ps):

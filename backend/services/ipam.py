@@ -9,7 +9,7 @@ import ipaddress
 import random
 
 from ..errors import argerr, operr
-from .clock import new_uuid, now
+from ..clock import new_uuid, now
 
 
 def to_long(ip):

@@ -2,7 +2,7 @@
 
 from ..errors import argerr, operr
 from . import common
-from .clock import now
+from ..clock import now
 
 
 def _provider(store, key):

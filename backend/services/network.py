@@ -4,7 +4,7 @@ import ipaddress
 
 from ..errors import argerr, operr
 from . import common, flat, ipam
-from .clock import now
+from ..clock import now
 
 
 def _create_l2(ctx, p, kind, vlan=None):

@@ -6,7 +6,7 @@ from ..errors import argerr, operr
 from ..storage import StorageError, image_store, local
 from . import common, hosts
 from .capacity import refresh_totals, used_on
-from .clock import now
+from ..clock import now
 
 
 def _absolute(url):

@@ -4,7 +4,7 @@ from .. import catalogue
 from ..errors import argerr, operr
 from ..store.query import to_inventory
 from . import tags
-from .clock import now
+from ..clock import now
 
 
 def _check_resource(ctx, resource_type, resource_uuid):

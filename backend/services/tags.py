@@ -4,7 +4,7 @@ import re
 
 from .. import catalogue
 from ..errors import argerr
-from .clock import new_uuid, now
+from ..clock import new_uuid, now
 
 _compiled = {}
 

@@ -13,7 +13,7 @@ from ..errors import ApiError, argerr, operr
 from ..storage import StorageError, local
 from . import common, config, flat, hosts, ipam, tags, vm_spec, vm_state
 from .imagecache import ensure_cache
-from .clock import new_uuid, now
+from ..clock import new_uuid, now
 from .capacity import recount_host, release, reserve
 
 NO_DEFAULT_L3 = ("there are more than one L3 network specified in l3NetworkUuids, but "

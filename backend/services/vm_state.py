@@ -3,7 +3,7 @@ atomically, and reconciling records with what the hypervisor says (SPEC §7.2)."
 
 from .. import catalogue
 from ..errors import ApiError, VM_STATE, operr
-from .clock import now
+from ..clock import now
 
 # libvirt's word (through the driver) -> ours
 FROM_HYPERVISOR = {"Running": "Running", "Paused": "Paused", "Stopped": "Stopped",

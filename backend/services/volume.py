@@ -5,7 +5,7 @@ from ..hypervisor.domain import disk_xml
 from ..errors import argerr, operr
 from ..storage import StorageError, local
 from . import common, hosts, tags, vm_state
-from .clock import new_uuid, now
+from ..clock import new_uuid, now
 from .capacity import release, reserve
 
 

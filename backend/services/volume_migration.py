@@ -34,7 +34,7 @@ from ..storage import StorageError, transfer
 from ..store.query import inventories
 from . import hosts
 from .capacity import recount_host_storage
-from .clock import now
+from ..clock import now
 from .imagecache import ensure_cache
 
 # -- the API --------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def _restore(conn, path):
 
 
 def _sync_configs(store, options, signature):
-    from ..services.clock import now
+    from ..clock import now
 
     stamp = now()
     with store.transaction():

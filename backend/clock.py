@@ -1,4 +1,4 @@
-"""Timestamps and identifiers in ZStack's shapes."""
+"""Timestamps and identifiers in ZStack's shapes (a leaf: the store and the services both use it)."""
 
 import os
 from datetime import datetime, timedelta, timezone
