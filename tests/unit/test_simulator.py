@@ -533,13 +533,13 @@ def test_a_crash_residue_is_no_domain(host):
 
 
 def test_durable_mode_fsyncs(host, monkeypatch):
-    from backend.hypervisor import simulator
+    from backend.hypervisor.simulator import files
 
     host.check()
     synced = []
     real = os.fsync
-    monkeypatch.setattr(simulator, "DURABLE", True)
-    monkeypatch.setattr(simulator.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    monkeypatch.setattr(files, "DURABLE", True)
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
     host.define_and_start(domain_xml(spec(120)))
     assert synced and host.state(vm_uuid(120)) == "Running"
 
@@ -551,7 +551,7 @@ def count_work(monkeypatch):
 
     import libvirt
 
-    from backend.hypervisor import simulator
+    from backend.hypervisor.simulator import files, record
 
     counts = collections.Counter()
 
@@ -571,11 +571,11 @@ def count_work(monkeypatch):
     monkeypatch.setattr(libvirt, "open", counted("open", libvirt.open))
     monkeypatch.setattr(libvirt.virDomain, "XMLDesc", counted("XMLDesc", libvirt.virDomain.XMLDesc))
     monkeypatch.setattr(libvirt.virConnect, "listAllDomains", list_all)
-    monkeypatch.setattr(simulator, "_write_file", counted("write", simulator._write_file))
-    monkeypatch.setattr(simulator._Record, "read",
-                        classmethod(counted("read", simulator._Record.read.__func__)))
-    monkeypatch.setattr(simulator.SimulatedHostDriver, "_header",
-                        counted("header read", simulator.SimulatedHostDriver._header))
+    monkeypatch.setattr(files, "_write_file", counted("write", files._write_file))
+    monkeypatch.setattr(record._Record, "read",
+                        classmethod(counted("read", record._Record.read.__func__)))
+    monkeypatch.setattr(SimulatedHostDriver, "_header",
+                        counted("header read", SimulatedHostDriver._header))
     return counts
 
 
