@@ -49,11 +49,21 @@ def _main(argv):
         sys.stdout.write(SCRIPTS[args.completions])
         return status.OK
 
+    if args.deploy is not None and (command or args.file):
+        from .deploy.text import say
+
+        write_error(say("bad_combination"))
+        return status.CLI_ERROR
+
     from .client import Client
     from .runner import Runner
 
     client = Client()
     try:
+        if args.deploy is not None:
+            from .deploy import run
+
+            return run(client, args.deploy, args.output, colour=sys.stdout.isatty())
         if command:
             runner = Runner(client, args.output, colour=sys.stdout.isatty())
             return runner.run_argv(command)

@@ -7,7 +7,8 @@ from .output import FORMATS
 from .shellscripts import SCRIPTS
 
 # Options whose next word is their value, not the verb.
-OPTIONS_WITH_VALUE = ("-o", "--output", "-f", "--file", "--lang", "--complete", "--completions")
+OPTIONS_WITH_VALUE = ("-o", "--output", "-f", "--file", "-d", "--deploy", "--lang", "--complete",
+                      "--completions")
 
 
 def build_parser():
@@ -28,6 +29,10 @@ def build_parser():
                    help="reply format (default json)")
     p.add_argument("-f", "--file", metavar="FILE",
                    help="run the commands in FILE, one per line ('-' for stdin)")
+    p.add_argument("-d", "--deploy", metavar="FILE",
+                   help="deploy the environment (zones, clusters, hosts, storage, images, "
+                        "offerings, networks, VMs) described in the YAML FILE ('-' for stdin), "
+                        "idempotently: what exists (matched by name) is not created again")
     p.add_argument("--keep-going", action="store_true",
                    help="batch: go on after a failure; exit with the first failure's status")
     p.add_argument("--lang", choices=("en", "zh"), help="language of messages")

@@ -1,0 +1,85 @@
+"""Read a deployment file: YAML to plain data, every failure one line naming where."""
+
+import os
+import sys
+
+from ..i18n import t
+from .text import say
+
+
+class DeployError(Exception):
+    """One or more lines for the user; nothing was created."""
+
+    def __init__(self, *lines):
+        super().__init__(lines[0] if lines else "")
+        self.lines = list(lines)
+
+
+def read(arg):
+    """``-d FILE`` / ``-d -`` -> (text, name shown in messages, directory of relative paths)."""
+    if arg == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        name, base = "<stdin>", os.getcwd()
+    else:
+        try:
+            with open(arg, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise DeployError(t("cannot_open", path=arg, reason=e.strerror or e)) from None
+        name, base = arg, os.path.dirname(os.path.abspath(arg))
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise DeployError(f"{name}: " + t("cannot_open", path=name,
+                                              reason=f"not UTF-8 text (byte {e.start})"))
+    return data, name, base
+
+
+def _loader():
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):
+        """The safe loader, refusing a key given twice in one mapping (PyYAML keeps
+        the last one silently: a pasted block would quietly lose a setting)."""
+
+    def construct_mapping(loader, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:          # the keys as written, before any merge (<<)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue                        # an unhashable key: the validator names it
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise DeployError(say("dup_yaml_key", line=key_node.start_mark.line + 1, key=key))
+            seen.add(key)
+        return base.construct_mapping(loader, node, deep=deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return yaml, Loader
+
+
+def load(text, name):
+    """The document's data; DeployError (one line, with line and column) on bad YAML."""
+    yaml, Loader = _loader()
+    try:
+        data = yaml.load(text, Loader=Loader)     # noqa: S506  (a safe loader)
+    except DeployError as e:
+        raise DeployError(f"{name}: {e.lines[0]}") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = " ".join(str(x) for x in (e.context, e.problem) if x) or str(e)
+        if mark is None:
+            raise DeployError(f"{name}: {problem}") from None
+        raise DeployError(f"{name}: " + say("syntax", line=mark.line + 1, column=mark.column + 1,
+                                            problem=problem)) from None
+    except yaml.YAMLError as e:
+        raise DeployError(f"{name}: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise DeployError(f"{name}: nesting too deep") from None
+    except (ValueError, TypeError) as e:      # e.g. a date such as 2024-13-45
+        raise DeployError(f"{name}: {e}") from None
+    if data is None:
+        raise DeployError(f"{name}: " + say("empty"))
+    return data
