@@ -2,22 +2,27 @@
 # Install: copy to /etc/bash_completion.d/zstack-cli (or source it from ~/.bashrc).
 _zstack_cli() {
     local line="${COMP_LINE:0:COMP_POINT}"
-    local word="${line##*[[:space:]]}"
     local IFS=$'\n'
-    local candidates=($(command "${COMP_WORDS[0]}" --complete "$line" 2>/dev/null))
-    # bash cuts words at '=' and ':' (COMP_WORDBREAKS): hand it only what follows the last one.
-    local head=""
-    if [[ "$word" == *[=:]* ]]; then
-        head="${word%[=:]*}"
-        head="${head}${word:${#head}:1}"
-    fi
+    local answer=($(ZSTACK_COMPLETE_SHELL=bash command "${COMP_WORDS[0]}" --complete "$line" 2>/dev/null))
     COMPREPLY=()
-    local c
-    for c in "${candidates[@]}"; do
-        COMPREPLY+=("${c#"$head"}")
+    if [[ "${answer[0]}" == files* ]]; then
+        # -f FILE: bash's own file name completion
+        compopt -o default 2>/dev/null
+        return 0
+    fi
+    # bash cuts words at '=' and ':' (COMP_WORDBREAKS) and completes inside an open quote:
+    # hand it only what follows; the first line says what it keeps of the word.
+    local head="${answer[0]#words}"
+    head="${head#$'\t'}"
+    local entry candidate space
+    for entry in "${answer[@]:1}"; do
+        candidate="${entry%%$'\t'*}"
+        space="${entry#*$'\t'}"
+        space="${space%%$'\t'*}"
+        COMPREPLY+=("${candidate#"$head"}")
     done
     # A key (key=) or a relation (cluster.) wants its value next, not a space.
-    if [[ ${#COMPREPLY[@]} -eq 1 && "${COMPREPLY[0]}" == *[=.] ]]; then
+    if [[ ${#COMPREPLY[@]} -eq 1 && "$space" == 0 ]]; then
         compopt -o nospace 2>/dev/null
     fi
 }

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config less man-db
               libvirt-clients libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
               qemu-utils qemu-system-x86 dnsmasq-base busybox iproute2 wget
-              rsync openssh-client)
+              rsync openssh-client zsh fish)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
