@@ -1,7 +1,7 @@
 """Images copied to a host's local primary storage, once per host (the base
 of root volumes and the media of CD-ROM drives)."""
 
-from ..storage import local
+from ..storage import layout, local
 from . import hosts, image as images
 from .capacity import recount_host_storage
 from ..clock import now
@@ -15,7 +15,7 @@ def ensure_cache(ctx, image, host, ps):
     if row:
         return row["installPath"]
     drv = hosts.driver(ctx, host)
-    host_path = local.image_cache_path(ps["url"], image["uuid"], image["format"])
+    host_path = layout.image_cache_path(ps["url"], image["uuid"], image["format"])
     local.ensure_image_cache(drv.local_path(ps["url"]), image["uuid"], image["format"],
                              images.install_path(ctx, image["uuid"]), image["md5Sum"])
     with store.transaction():

@@ -10,7 +10,7 @@ and the records are removed, so a failed create leaves nothing behind.
 from .. import hypervisor
 from ..hypervisor.domain import domain_xml
 from ..errors import ApiError, argerr, operr
-from ..storage import StorageError, local
+from ..storage import StorageError, layout, local
 from . import common, config, flat, hosts, ipam, tags, vm_spec, vm_state
 from .imagecache import ensure_cache
 from ..clock import new_uuid, now
@@ -141,13 +141,13 @@ def _record(ctx, p, vm_uuid, image, offering, host, ps, default_l3, root_size,
                 "gateway": used["gateway"], "usedIpUuid": used["uuid"], "deviceId": device,
                 "metaData": None, "createDate": stamp, "lastOpDate": stamp})
             store.update("UsedIpVO", used["uuid"], {"vmNicUuid": nic_uuid})
-        root_path = local.root_volume_path(ps["url"], vm_uuid, root_uuid)
+        root_path = layout.root_volume_path(ps["url"], vm_uuid, root_uuid)
         volumes.append(_volume_row(vm_uuid, root_uuid, f"ROOT-for-{p['name']}", ps, "Root", 0,
                                    root_size, root_path, image["uuid"], None))
         for i, o in enumerate(data_offerings, start=1):
             uuid = new_uuid()
             volumes.append(_volume_row(vm_uuid, uuid, f"DATA-for-{p['name']}-{i}", ps, "Data",
-                                       i, o["diskSize"], local.data_volume_path(ps["url"], uuid),
+                                       i, o["diskSize"], layout.data_volume_path(ps["url"], uuid),
                                        None, o["uuid"]))
         for row in volumes:
             store.insert("VolumeVO", row)

@@ -3,7 +3,7 @@
 from .. import hypervisor
 from ..hypervisor.domain import disk_xml
 from ..errors import argerr, operr
-from ..storage import StorageError, local
+from ..storage import StorageError, layout, local
 from . import common, hosts, tags, vm_state
 from ..clock import new_uuid, now
 from .capacity import release, reserve
@@ -73,7 +73,7 @@ def _disk(volume):
 
 def _instantiate(ctx, volume, host, ps_uuid):
     ps = ctx.store.get("PrimaryStorageVO", ps_uuid)
-    path = local.data_volume_path(ps["url"], volume["uuid"])
+    path = layout.data_volume_path(ps["url"], volume["uuid"])
     with ctx.store.transaction():
         reserve(ctx, ps["uuid"], host["uuid"], volume["uuid"], "VolumeVO", volume["size"])
     try:
@@ -163,7 +163,7 @@ def create_snapshot(ctx, p):
                         f"volume (live snapshots are not supported yet)")
     uuid = p.get("resourceUuid") or new_uuid()
     ps = store.get("PrimaryStorageVO", volume["primaryStorageUuid"])
-    path = local.snapshot_path(ps["url"], volume["uuid"], uuid)
+    path = layout.snapshot_path(ps["url"], volume["uuid"], uuid)
     try:
         local.snapshot(hosts.local_path(ctx, host, volume["installPath"]),
                        hosts.local_path(ctx, host, path))

@@ -223,3 +223,24 @@ def same_file(a, b):
 
 def is_cross_device(e):
     return isinstance(e, OSError) and e.errno == errno.EXDEV
+
+
+class file_lock:
+    """``with file_lock(path):`` an exclusive flock on ``path`` (made if missing),
+    held until the block ends (closing the file releases it)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        import fcntl
+
+        try:
+            self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as e:
+            raise StorageError(f"cannot create the lock file {self.path}: {e.strerror}")
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)     # closing releases the lock

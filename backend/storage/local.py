@@ -17,16 +17,9 @@ snapshots/<volumeUuid>/<snapshotUuid>.qcow2) and name their backing files
 absolutely; their records keep those paths, and deleting one removes that
 directory too.
 
-Next to each image cache live its root volume TEMPLATES (hidden files):
-
-    imagecache/template/<imageUuid>/.<imageUuid>.<fmt>.tmpl.<ino>-<mtime_ns>-<bytes>.<size>.qcow2
-
-each an empty qcow2 overlay of the cache, made once by qemu-img (<size> is
-"image" for the image's own virtual size, else the grown size in bytes). A
-new overlay's bytes depend only on its backing file's name and format and its
-virtual size (qcow2 keeps no per-image id), so a root volume is a copy of the
-template: a ~200 KB write instead of two qemu-img processes. See
-create_root_volume.
+Next to each image cache live its root volume TEMPLATES (hidden files,
+.<imageUuid>.<fmt>.tmpl.*): empty overlays of the cache that root volumes are
+copies of. See templates.py and create_root_volume.
 
 Backing files are named relative to the image's directory (qemu_img.backing_name),
 so a chain opens from every view of the storage: the host's QEMU, this machine
@@ -66,50 +59,15 @@ already agreed with it, so the chain stays valid; a snapshot whose merge
 finished but whose file was not removed is recognised and removed on retry.
 """
 
-import fcntl
 import os
-import struct
 
-from . import StorageError, qemu_img
-from .files import (Hasher, capacity as _capacity, check_name, copy_file, discard, fsync_dir,
+from . import StorageError, files, qemu_img, templates
+from .files import (Hasher, capacity as _capacity, copy_file, discard, fsync_dir,
                     is_cross_device, make_dirs, publish, remove_dir_if_empty, same_file,
-                    sha256, temp_path, write_all)
+                    sha256, temp_path)
 
-IMAGE_CACHE = os.path.join("imagecache", "template")
-ROOT_VOLUMES = "rootVolumes"
-DATA_VOLUMES = "dataVolumes"
-SNAPSHOTS = "snapshots"
-
-
-# -- paths (pure) ------------------------------------------------------------
-
-def image_cache_path(root, image_uuid, fmt):
-    check_name(image_uuid)
-    check_name(fmt)
-    return os.path.join(os.path.abspath(root), IMAGE_CACHE, image_uuid, f"{image_uuid}.{fmt}")
-
-
-def root_volume_path(root, vm_uuid, volume_uuid):
-    check_name(vm_uuid)
-    check_name(volume_uuid)
-    return os.path.join(os.path.abspath(root), ROOT_VOLUMES, f"{vm_uuid}-{volume_uuid}.qcow2")
-
-
-def data_volume_path(root, volume_uuid):
-    check_name(volume_uuid)
-    return os.path.join(os.path.abspath(root), DATA_VOLUMES, f"{volume_uuid}.qcow2")
-
-
-def volume_uuid_of(path):
-    """The volume uuid a volume's file name carries (<vmUuid>-<volumeUuid>.qcow2 for
-    a root volume; <volumeUuid>.qcow2, or a directory of that name, otherwise)."""
-    return os.path.splitext(os.path.basename(path))[0].rsplit("-", 1)[-1]
-
-
-def snapshot_path(root, volume_uuid, snapshot_uuid):
-    check_name(volume_uuid)
-    check_name(snapshot_uuid)
-    return os.path.join(os.path.abspath(root), SNAPSHOTS, f"{volume_uuid}-{snapshot_uuid}.qcow2")
+from .layout import (DATA_VOLUMES, ROOT_VOLUMES, SNAPSHOTS, image_cache_path, root_volume_path,
+                     volume_uuid_of)
 
 
 # -- image cache -------------------------------------------------------------
@@ -127,7 +85,7 @@ def ensure_image_cache(root, image_uuid, fmt, source_path, md5sum=None):
         return target
     directory = os.path.dirname(target)
     make_dirs(directory)
-    with _locked(target + ".lock"):
+    with files.file_lock(target + ".lock"):
         if os.path.exists(target):          # made while we waited for the lock
             return target
         tmp = temp_path(target)
@@ -153,33 +111,17 @@ def _copy(source_path, tmp, md5sum):
                            f"expected {md5sum}")
 
 
-class _locked:
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        try:
-            self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
-        except OSError as e:
-            raise StorageError(f"cannot create the lock file {self.path}: {e.strerror}")
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        os.close(self.fd)     # closing releases the lock
-
-
 def delete_image_cache(root, image_uuid, fmt):
     """Remove an image's cached copy (no error if absent). The caller makes
     sure no volume is still backed by it."""
     target = image_cache_path(root, image_uuid, fmt)
     if not os.path.exists(os.path.dirname(target)):
         return
-    with _locked(target + ".lock"):
+    with files.file_lock(target + ".lock"):
         _unlink(target)
-        _discard_templates(target, keep=None)
+        templates.discard_templates(target, keep=None)
         discard(target + ".lock")
-    _forget_templates(target)
+    templates.forget_templates(target)
     remove_dir_if_empty(os.path.dirname(target))
 
 
@@ -200,24 +142,13 @@ def create_root_volume(root, vm_uuid, volume_uuid, cache_path, size=None):
     ``size`` bytes if that is larger than the image's virtual size.
 
     The volume is a copy of the cache's template for that size (made by
-    qemu-img the first time, see _template), written to a temporary file and
-    renamed into place; it runs no process. Anything wrong with the template
-    (it can not be made, read, or does not describe this cache exactly)
-    falls back to ``qemu-img create``, as without templates.
+    qemu-img the first time, see templates.py), written to a temporary file
+    and renamed into place; it runs no process. Anything wrong with the
+    template (it can not be made, read, or does not describe this cache
+    exactly) falls back to ``qemu-img create``, as without templates.
 
-    The copy is not fsync'ed (qemu-img's create did, twice: file and
-    directory). What it holds is no guest data, only an empty overlay that
-    can be made again identically at any time; until this returns the
-    volume's record says Creating, so a crash before then leaves a volume
-    the service deletes and creates again. After it returns, the kernel
-    writes the file back within its usual interval (seconds); a power cut
-    inside that window can leave an empty (ext4 allocates at writeback) or
-    partial file under a volume already marked Ready. No guest data can be
-    lost that way (the guest never ran on it), qemu refuses an empty file,
-    and creating the volume again (same bytes) repairs either. A data sync
-    per volume is a disk flush each (+0.4 ms per file measured on the
-    benchmark's virtual disk; a real disk's flush costs more), several times
-    the copy itself, for a file that can always be remade."""
+    The copy is not fsync'ed: templates.write_copy says why (it holds no
+    guest data, and can always be made again)."""
     path = root_volume_path(root, vm_uuid, volume_uuid)
     cache_path = os.path.abspath(cache_path)
     fmt = _cache_format(cache_path)
@@ -229,12 +160,12 @@ def create_root_volume(root, vm_uuid, volume_uuid, cache_path, size=None):
     except OSError as e:
         raise StorageError(f"cannot read {cache_path}: {e.strerror}")
     try:
-        data = _template_bytes(cache_path, fmt, st, want)
+        data = templates.template_bytes(cache_path, fmt, st, want)
     except (StorageError, OSError):
         data = None
     if data is None:
         return _create_with_qemu_img(path, cache_path, fmt, want)
-    _write_new(path, data)
+    templates.write_copy(path, data)
     return path
 
 
@@ -243,196 +174,6 @@ def _create_with_qemu_img(path, cache_path, fmt, want):
     image_size = qemu_img.info(cache_path, chain=False, fmt=fmt)["virtualSize"]
     grow = want if want > image_size else None
     return qemu_img.create(path, grow, "qcow2", backing=cache_path, backing_fmt=fmt)
-
-
-def _write_new(path, data):
-    """Write ``data`` as the new file ``path`` (refusing an existing one, as
-    qemu_img.create does): a temporary file renamed into place, so the path
-    never names a partial volume while this process runs. No fsync: see
-    create_root_volume. The directory is made only when the first file
-    finds it missing."""
-    if os.path.lexists(path):
-        raise StorageError(f"cannot create {path}: the file already exists")
-    try:
-        fd, tmp = _open_temp(path)
-    except FileNotFoundError:
-        make_dirs(os.path.dirname(path))
-        fd, tmp = _open_temp(path)
-    try:
-        try:
-            write_all(fd, data, path)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
-    except OSError as e:
-        discard(tmp)
-        raise StorageError(f"cannot create {path}: {e.strerror}")
-    except BaseException:
-        discard(tmp)
-        raise
-
-
-def _open_temp(final_path):
-    """files.temp_path's file, left open for writing: (fd, its path);
-    FileNotFoundError when its directory is missing."""
-    directory, name = os.path.split(final_path)
-    for attempt in range(100):
-        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{attempt}.part")
-        try:
-            return os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644), tmp
-        except FileExistsError:
-            continue
-        except FileNotFoundError:
-            raise                       # no directory yet: the caller makes it
-        except OSError as e:
-            raise StorageError(f"cannot create a file in {directory}: {e.strerror}")
-    raise StorageError(f"cannot create a temporary file next to {final_path}")
-
-
-# -- root volume templates -----------------------------------------------------
-#
-# A template's name carries the cache file's identity (inode, mtime, length):
-# a cache replaced by another file gets new templates, and the stale ones are
-# removed when the first new one is made (and all of them with the cache).
-# Templates are made under the cache's lock file (the one ensure_image_cache
-# takes), so processes racing on a new cache make one template between them;
-# qemu_img.create publishes it by rename after an fsync, so a template's path
-# always names a complete file. Each process keeps the templates it has read
-# (a few hundred KB each), keyed by that name: the usual call reads no file.
-
-_TEMPLATE_TAG = ".tmpl."
-_TEMPLATES = {}            # (template path, st_dev of the cache) -> (virtual size, bytes) or None
-_TEMPLATES_KEPT = 32       # per process; the oldest entry goes first
-
-
-def _template_prefix(cache_path):
-    directory, name = os.path.split(cache_path)
-    return directory, f".{name}{_TEMPLATE_TAG}"
-
-
-def _template_path(cache_path, st, want):
-    directory, prefix = _template_prefix(cache_path)
-    ident = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
-    return os.path.join(directory, f"{prefix}{ident}.{want or 'image'}.qcow2"), ident
-
-
-def _template_bytes(cache_path, fmt, st, want):
-    """The bytes of a new root volume of at least ``want`` bytes (0: the
-    image's size) over the cache whose stat is ``st``."""
-    found = _template(cache_path, fmt, st, 0)
-    if found and want > found[0]:
-        found = _template(cache_path, fmt, st, want)
-    return found[1] if found else None
-
-
-def _template(cache_path, fmt, st, want):
-    """(virtual size, bytes) of the template for ``want``, read or made;
-    None if qemu-img made one this module does not recognise (it is then
-    not tried again in this process: each call would cost a process more)."""
-    path, ident = _template_path(cache_path, st, want)
-    key = (path, st.st_dev)
-    if key in _TEMPLATES:
-        return _TEMPLATES[key]
-    found = _read_template(path, cache_path, fmt, want)
-    if found is None:
-        with _locked(cache_path + ".lock"):
-            found = _read_template(path, cache_path, fmt, want)   # made while we waited?
-            if found is None:
-                _discard_templates(cache_path, keep=ident)
-                qemu_img.create(path, want or None, "qcow2", backing=cache_path,
-                                backing_fmt=fmt)
-                # Named as the root volumes it is copied to will find the cache.
-                qemu_img.rebase(path, cache_path, fmt, unsafe=True,
-                                seen_from=_volume_seat(cache_path))
-                try:
-                    found = _read_template(path, cache_path, fmt, want)
-                except StorageError:
-                    found = None                   # qemu-img's own output: stop trying
-    if len(_TEMPLATES) >= _TEMPLATES_KEPT:
-        del _TEMPLATES[next(iter(_TEMPLATES))]
-    _TEMPLATES[key] = found
-    return found
-
-
-def _volume_seat(cache_path):
-    """Where a root volume made from a template sits, for naming the cache from
-    there: R/rootVolumes/<file>, the cache being R/imagecache/template/<i>/<file>."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(cache_path))))
-    return os.path.join(root, ROOT_VOLUMES, "volume.qcow2")
-
-
-def _read_template(path, cache_path, fmt, want):
-    """(virtual size, bytes) of the template at ``path``; None if there is
-    none. A template that is not exactly what qemu-img makes for this cache
-    (any doubt: an unknown feature bit, another backing file or format, the
-    wrong size) is removed, so the next caller makes it again, and the call
-    goes on without it (StorageError)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return None
-    size = _check_overlay(data, qemu_img.backing_name(_volume_seat(cache_path), cache_path), fmt)
-    if size is None or (want and size != -(-want // 512) * 512):     # qemu rounds up to 512
-        discard(path)
-        raise StorageError(f"{path} is not a template of {cache_path}")
-    return size, data
-
-
-_QCOW2 = struct.Struct(">4sIQIIQ")         # magic, version, backing offset/length, cluster bits, size
-_BACKING_FORMAT = 0xE2792ACA              # header extension: the backing file's format
-
-
-def _check_overlay(data, backing, fmt):
-    """The virtual size of the qcow2 image ``data`` if it is an overlay of
-    ``backing`` in ``fmt`` with no feature qemu-img's create would not set;
-    else None."""
-    if len(data) < 104:
-        return None
-    magic, version, b_offset, b_length, cluster_bits, size = _QCOW2.unpack_from(data)
-    if magic != b"QFI\xfb" or version != 3 or not 9 <= cluster_bits <= 21 or size <= 0:
-        return None
-    incompatible, = struct.unpack_from(">Q", data, 72)
-    header_length, = struct.unpack_from(">I", data, 100)
-    if incompatible or header_length < 104 or header_length % 8:
-        return None
-    if data[b_offset:b_offset + b_length] != os.fsencode(backing) or b_offset + b_length > len(data):
-        return None
-    offset, backing_fmt = header_length, None
-    while offset + 8 <= min(len(data), b_offset):
-        kind, length = struct.unpack_from(">II", data, offset)
-        if kind == 0:
-            break
-        if kind == _BACKING_FORMAT:
-            backing_fmt = data[offset + 8:offset + 8 + length]
-        offset += 8 + (length + 7) // 8 * 8
-    if backing_fmt != fmt.encode():
-        return None
-    return size
-
-
-def _discard_templates(cache_path, keep):
-    """Remove the cache's templates (and leftovers of their making) except
-    those named for the cache identity ``keep``. Under the cache's lock."""
-    directory, prefix = _template_prefix(cache_path)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    kept = f"{prefix}{keep}." if keep else None
-    for name in names:
-        making = name.startswith("." + prefix)           # temporary file of one (temp_path)
-        stale = name.startswith(prefix) and not (kept and name.startswith(kept))
-        if making or stale:
-            discard(os.path.join(directory, name))
-
-
-def _forget_templates(cache_path):
-    """Drop this process's copies of the cache's templates."""
-    directory, prefix = _template_prefix(os.path.abspath(cache_path))
-    start = os.path.join(directory, prefix)
-    for key in [k for k in _TEMPLATES if k[0].startswith(start)]:
-        del _TEMPLATES[key]
 
 
 def create_empty_volume(path, size):

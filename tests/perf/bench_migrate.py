@@ -66,11 +66,11 @@ def setup(work, home):
     # The file is made on first attach; here it is made directly where the record says.
     from backend.api import Backend
     from backend.services.capacity import reserve
-    from backend.storage import local
+    from backend.storage import layout, local
 
     backend = Backend(home)
     try:
-        path = local.data_volume_path("/zstack_ps", VOLUME)
+        path = layout.data_volume_path("/zstack_ps", VOLUME)
         real = os.path.join(home, "hosts", HOST1, "fs", path.lstrip("/"))
         local.create_empty_volume(real, VIRTUAL)
         with backend.store.transaction():

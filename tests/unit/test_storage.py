@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from backend.storage import StorageError, image_store, local, qemu_img
+from backend.storage import StorageError, files, image_store, layout, local, qemu_img, templates
 
 MiB = 1024 * 1024
 
@@ -46,8 +46,8 @@ def digest(path, name):
 def leftovers(directory):
     """Every file under ``directory`` (to prove a failure left nothing)."""
     found = []
-    for base, _dirs, files in os.walk(directory):
-        found += [os.path.join(base, f) for f in files]
+    for base, _dirs, names in os.walk(directory):
+        found += [os.path.join(base, f) for f in names]
     return found
 
 
@@ -321,25 +321,25 @@ def test_delete_image_and_capacity(tmp_path, qcow2):
 
 def test_layout(tmp_path):
     r = str(tmp_path)
-    assert local.image_cache_path(r, "i", "qcow2") == f"{r}/imagecache/template/i/i.qcow2"
-    assert local.root_volume_path(r, "vm", "v") == f"{r}/rootVolumes/vm-v.qcow2"
-    assert local.data_volume_path(r, "v") == f"{r}/dataVolumes/v.qcow2"
-    assert local.snapshot_path(r, "v", "s") == f"{r}/snapshots/v-s.qcow2"
+    assert layout.image_cache_path(r, "i", "qcow2") == f"{r}/imagecache/template/i/i.qcow2"
+    assert layout.root_volume_path(r, "vm", "v") == f"{r}/rootVolumes/vm-v.qcow2"
+    assert layout.data_volume_path(r, "v") == f"{r}/dataVolumes/v.qcow2"
+    assert layout.snapshot_path(r, "v", "s") == f"{r}/snapshots/v-s.qcow2"
     with pytest.raises(StorageError, match="invalid name"):
-        local.data_volume_path(r, "../etc")
+        layout.data_volume_path(r, "../etc")
 
 
 def test_image_cache_is_copied_once_and_checked(tmp_path, qcow2):
     r = str(tmp_path / "ps")
     md5 = digest(qcow2, "md5")
     path = local.ensure_image_cache(r, "img", "qcow2", str(qcow2), md5sum=md5)
-    assert path == local.image_cache_path(r, "img", "qcow2")
+    assert path == layout.image_cache_path(r, "img", "qcow2")
     assert digest(path, "md5") == md5
     inode = os.stat(path).st_ino
     assert local.ensure_image_cache(r, "img", "qcow2", str(qcow2), md5sum=md5) == path
     assert os.stat(path).st_ino == inode                     # reused, not copied again
 
-    bad = local.image_cache_path(r, "bad", "qcow2")
+    bad = layout.image_cache_path(r, "bad", "qcow2")
     with pytest.raises(StorageError, match="damaged: md5"):
         local.ensure_image_cache(r, "bad", "qcow2", str(qcow2), md5sum="0" * 32)
     assert not os.path.exists(bad)
@@ -372,7 +372,7 @@ def test_image_cache_concurrent_processes_copy_once(tmp_path, qcow2):
         p.join(30)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert open(log).read() == "copy\n"
-    cache = local.image_cache_path(r, "img", "qcow2")
+    cache = layout.image_cache_path(r, "img", "qcow2")
     assert open(cache, "rb").read() == qcow2.read_bytes()
 
 
@@ -380,7 +380,7 @@ def test_root_volume_backed_by_cache(tmp_path, qcow2, raw_file):
     r = str(tmp_path / "ps")
     cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
     vol = local.create_root_volume(r, "vm1", "root1", cache)
-    assert vol == local.root_volume_path(r, "vm1", "root1")
+    assert vol == layout.root_volume_path(r, "vm1", "root1")
     found = qemu_img.info(vol)
     assert (found["format"], found["backingFile"], found["backingFormat"]) == ("qcow2", cache, "qcow2")
     assert found["virtualSize"] == 4 * MiB
@@ -410,7 +410,7 @@ def test_root_volume_backed_by_cache(tmp_path, qcow2, raw_file):
     assert os.path.isdir(os.path.join(r, "rootVolumes"))
 
 
-def templates(cache):
+def template_files(cache):
     """The root volume templates kept next to an image cache."""
     directory, name = os.path.split(cache)
     return sorted(f for f in os.listdir(directory) if f.startswith(f".{name}.tmpl."))
@@ -439,8 +439,8 @@ def test_root_volumes_are_copies_of_a_template(tmp_path, qcow2, monkeypatch):
     grown_first = local.create_root_volume(r, "vm2", "root2", cache, size=16 * MiB)
     st = os.stat(cache)
     ident = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
-    assert templates(cache) == [f".img.qcow2.tmpl.{ident}.{16 * MiB}.qcow2",
-                                f".img.qcow2.tmpl.{ident}.image.qcow2"]
+    assert template_files(cache) == [f".img.qcow2.tmpl.{ident}.{16 * MiB}.qcow2",
+                                     f".img.qcow2.tmpl.{ident}.image.qcow2"]
 
     # From now on no process runs: in this process (templates remembered) nor
     # in a fresh one (templates read from their files).
@@ -448,7 +448,7 @@ def test_root_volumes_are_copies_of_a_template(tmp_path, qcow2, monkeypatch):
     copies = [local.create_root_volume(r, "vm3", "root3", cache),
               local.create_root_volume(r, "vm4", "root4", cache, size=MiB)]      # never shrinks
     grown = [local.create_root_volume(r, "vm5", "root5", cache, size=16 * MiB)]
-    monkeypatch.setattr(local, "_TEMPLATES", {})
+    monkeypatch.setattr(templates, "_TEMPLATES", {})
     copies.append(local.create_root_volume(r, "vm6", "root6", cache))
     grown.append(local.create_root_volume(r, "vm7", "root7", cache, size=str(16 * MiB)))
     monkeypatch.undo()
@@ -464,7 +464,7 @@ def test_root_volumes_are_copies_of_a_template(tmp_path, qcow2, monkeypatch):
         assert found["backingChain"] == [cache]
     for vol in copies:                       # exactly what qemu-img makes
         assert read(vol) == read(reference)
-    assert len(templates(cache)) == 2
+    assert len(template_files(cache)) == 2
     assert [f for f in leftovers(os.path.join(r, "rootVolumes")) if f.endswith(".part")] == []
     with pytest.raises(StorageError, match="already exists"):
         local.create_root_volume(r, "vm3", "root3", cache)
@@ -481,7 +481,7 @@ def test_template_copies_do_not_share_data(tmp_path, qcow2):
     cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
     a = local.create_root_volume(r, "vma", "roota", cache)
     b = local.create_root_volume(r, "vmb", "rootb", cache)
-    template = os.path.join(os.path.dirname(cache), templates(cache)[0])
+    template = os.path.join(os.path.dirname(cache), template_files(cache)[0])
     sums = local.checksum(cache), local.checksum(template)
     image = b"\x11" * MiB + b"\0" * 3 * MiB
 
@@ -500,7 +500,7 @@ def test_template_follows_a_replaced_cache(tmp_path, qcow2):
     r = str(tmp_path / "ps")
     cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
     local.create_root_volume(r, "vm1", "root1", cache)
-    before = templates(cache)
+    before = template_files(cache)
 
     # Replaced by rename (a new inode), then rewritten in place (same inode).
     for n, size in ((2, 8 * MiB), (3, 12 * MiB)):
@@ -514,15 +514,16 @@ def test_template_follows_a_replaced_cache(tmp_path, qcow2):
         vol = local.create_root_volume(r, f"vm{n}", f"root{n}", cache)
         check_qcow2(vol)
         assert qemu_img.info(vol)["virtualSize"] == size
-        assert len(templates(cache)) == 1 and templates(cache) != before   # the stale one is gone
-        before = templates(cache)
+        assert len(template_files(cache)) == 1
+        assert template_files(cache) != before                # the stale one is gone
+        before = template_files(cache)
 
 
 def test_a_template_in_doubt_falls_back_to_qemu_img(tmp_path, qcow2, monkeypatch):
     r = str(tmp_path / "ps")
     cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
     local.create_root_volume(r, "vm0", "root0", cache)
-    template = os.path.join(os.path.dirname(cache), templates(cache)[0])
+    template = os.path.join(os.path.dirname(cache), template_files(cache)[0])
     good = read(template)
     other = qemu_img.create(str(tmp_path / "other.qcow2"), None, backing=str(qcow2),
                             backing_fmt="qcow2")
@@ -533,7 +534,7 @@ def test_a_template_in_doubt_falls_back_to_qemu_img(tmp_path, qcow2, monkeypatch
     for n, data in enumerate(damaged):
         with open(template, "wb") as f:
             f.write(data)
-        monkeypatch.setattr(local, "_TEMPLATES", {})
+        monkeypatch.setattr(templates, "_TEMPLATES", {})
         vol = local.create_root_volume(r, f"vm{n}x", "root", cache)
         check_qcow2(vol)
         found = qemu_img.info(vol)
@@ -546,13 +547,13 @@ def test_a_template_in_doubt_falls_back_to_qemu_img(tmp_path, qcow2, monkeypatch
     def no_lock(path):
         raise StorageError(f"cannot create the lock file {path}: Read-only file system")
 
-    monkeypatch.setattr(local, "_TEMPLATES", {})
-    monkeypatch.setattr(local, "_locked", no_lock)
+    monkeypatch.setattr(templates, "_TEMPLATES", {})
+    monkeypatch.setattr(files, "file_lock", no_lock)
     os.unlink(template)
     vol = local.create_root_volume(r, "vmz", "rootz", cache, size=8 * MiB)
     check_qcow2(vol)
     assert qemu_img.info(vol)["virtualSize"] == 8 * MiB
-    assert templates(cache) == []
+    assert template_files(cache) == []
 
 
 def test_template_sizes_round_like_qemu_img(tmp_path, qcow2, monkeypatch):
@@ -560,7 +561,7 @@ def test_template_sizes_round_like_qemu_img(tmp_path, qcow2, monkeypatch):
     cache = local.ensure_image_cache(r, "img", "qcow2", str(qcow2))
     odd = 16 * MiB + 1                                   # qemu-img rounds up to 512 bytes
     local.create_root_volume(r, "vm1", "root1", cache, size=odd)
-    monkeypatch.setattr(local, "_TEMPLATES", {})
+    monkeypatch.setattr(templates, "_TEMPLATES", {})
     monkeypatch.setattr(qemu_img, "run", no_qemu_img)   # the template is taken as it is
     vol = local.create_root_volume(r, "vm2", "root2", cache, size=odd)
     monkeypatch.undo()
@@ -578,8 +579,8 @@ def test_unrecognised_qemu_img_output_is_not_retried(tmp_path, qcow2, monkeypatc
         made.append(os.path.basename(path))
         return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(local, "_TEMPLATES", {})
-    monkeypatch.setattr(local, "_check_overlay", lambda *args: None)   # a future qemu-img, say
+    monkeypatch.setattr(templates, "_TEMPLATES", {})
+    monkeypatch.setattr(templates, "_check_overlay", lambda *args: None)   # a future qemu-img, say
     monkeypatch.setattr(qemu_img, "create", counting_create)
     vols = [local.create_root_volume(r, f"vm{i}", f"root{i}", cache) for i in range(3)]
     assert len([m for m in made if ".tmpl." in m]) == 1                 # tried once, then qemu-img
@@ -620,10 +621,10 @@ def test_root_volumes_concurrent_processes_make_one_template(tmp_path, qcow2):
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert read(log) == b"template\n"
-    assert len(templates(cache)) == 1
+    assert len(template_files(cache)) == 1
     for n in range(4):
         for i in range(5):
-            vol = local.root_volume_path(r, f"vm{n}-{i}", f"root{n}-{i}")
+            vol = layout.root_volume_path(r, f"vm{n}-{i}", f"root{n}-{i}")
             check_qcow2(vol)
             found = qemu_img.info(vol)
             assert (found["backingFile"], found["virtualSize"]) == (cache, 4 * MiB)
@@ -633,14 +634,14 @@ def test_root_volumes_concurrent_processes_make_one_template(tmp_path, qcow2):
 @needs_qemu_io
 def test_data_volume_snapshots_merge_out_without_losing_data(tmp_path):
     r = str(tmp_path / "ps")
-    vol = local.data_volume_path(r, "v")
+    vol = layout.data_volume_path(r, "v")
     local.create_empty_volume(vol, 4 * MiB)
     write(vol, 0, MiB, 0xaa)
-    s1 = local.snapshot(vol, local.snapshot_path(r, "v", "s1"))
+    s1 = local.snapshot(vol, layout.snapshot_path(r, "v", "s1"))
     assert s1 == vol
-    s1 = local.snapshot_path(r, "v", "s1")
+    s1 = layout.snapshot_path(r, "v", "s1")
     write(vol, MiB, MiB, 0xbb)
-    s2 = local.snapshot_path(r, "v", "s2")
+    s2 = layout.snapshot_path(r, "v", "s2")
     local.snapshot(vol, s2)
     write(vol, 0, 512 * 1024, 0xcc)
     expected = b"\xcc" * (512 * 1024) + b"\xaa" * (512 * 1024) + b"\xbb" * MiB + b"\0" * 2 * MiB
@@ -668,7 +669,7 @@ def test_root_volume_snapshot_never_writes_the_cache(tmp_path, qcow2):
     cache_sum = local.checksum(cache)
     vol = local.create_root_volume(r, "vm", "root", cache)
     write(vol, 2 * MiB, MiB, 0x44)
-    s = local.snapshot_path(r, "root", "s")
+    s = layout.snapshot_path(r, "root", "s")
     local.snapshot(vol, s)
     write(vol, 0, 4096, 0x55)
     expected = content(vol, tmp_path)
@@ -682,10 +683,10 @@ def test_root_volume_snapshot_never_writes_the_cache(tmp_path, qcow2):
 
 def test_snapshot_failures_keep_the_volume(tmp_path):
     r = str(tmp_path / "ps")
-    vol = local.data_volume_path(r, "v")
+    vol = layout.data_volume_path(r, "v")
     local.create_empty_volume(vol, MiB)
     before = local.checksum(vol)
-    taken = local.snapshot_path(r, "v", "s")
+    taken = layout.snapshot_path(r, "v", "s")
     os.makedirs(os.path.dirname(taken))
     open(taken, "w").close()
     with pytest.raises(StorageError, match="already exists"):
@@ -704,16 +705,16 @@ def test_snapshot_failures_keep_the_volume(tmp_path):
 
 def test_delete_snapshot_finishes_an_interrupted_merge(tmp_path):
     r = str(tmp_path / "ps")
-    vol = local.data_volume_path(r, "v")
+    vol = layout.data_volume_path(r, "v")
     local.create_empty_volume(vol, MiB)
-    s1, s2 = local.snapshot_path(r, "v", "s1"), local.snapshot_path(r, "v", "s2")
+    s1, s2 = layout.snapshot_path(r, "v", "s1"), layout.snapshot_path(r, "v", "s2")
     local.snapshot(vol, s1)
     local.snapshot(vol, s2)
     # s1 still backs s2: it can not be dropped outside the chain.
     qemu_img.rebase(vol, None, unsafe=False)          # vol no longer reads s2 (nor s1)
     with pytest.raises(StorageError, match="is backed by it"):
         local.delete_snapshot(vol, s1)
-    other = local.data_volume_path(r, "w")
+    other = layout.data_volume_path(r, "w")
     local.create_empty_volume(other, MiB)
     with pytest.raises(StorageError, match="not a snapshot of"):
         local.delete_snapshot(other, s2)              # someone else's: never removed
@@ -726,9 +727,9 @@ def test_delete_snapshot_finishes_an_interrupted_merge(tmp_path):
 @needs_qemu_io
 def test_snapshot_refuses_a_volume_in_use(tmp_path):
     r = str(tmp_path / "ps")
-    vol = local.data_volume_path(r, "v")
+    vol = layout.data_volume_path(r, "v")
     local.create_empty_volume(vol, MiB)
-    s0 = local.snapshot_path(r, "v", "s0")
+    s0 = layout.snapshot_path(r, "v", "s0")
     local.snapshot(vol, s0)
     holder = subprocess.Popen(["qemu-io", "-f", "qcow2", vol], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -741,7 +742,7 @@ def test_snapshot_refuses_a_volume_in_use(tmp_path):
             assert chunk, seen
             seen += chunk
         with pytest.raises(StorageError, match="lock"):
-            local.snapshot(vol, local.snapshot_path(r, "v", "s"))
+            local.snapshot(vol, layout.snapshot_path(r, "v", "s"))
         assert qemu_img.info(vol)["format"] == "qcow2"        # reading never takes the lock
         with pytest.raises(StorageError, match="lock"):
             qemu_img.info(vol, force_share=False)
@@ -749,7 +750,7 @@ def test_snapshot_refuses_a_volume_in_use(tmp_path):
             local.delete_snapshot(vol, s0)
     finally:
         holder.communicate(b"quit\n", timeout=5)
-    assert not os.path.exists(local.snapshot_path(r, "v", "s"))
+    assert not os.path.exists(layout.snapshot_path(r, "v", "s"))
     assert qemu_img.info(vol)["backingChain"] == [s0]
     local.delete_snapshot(vol, s0)                    # fine once the holder is gone
 
