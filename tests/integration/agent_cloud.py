@@ -1,105 +1,45 @@
 """A small cloud on the machine's libvirtd with its host agent on (SPEC §12), for the
 agent's real-host tests and tests/perf/bench_agent.py.
 
-Built through the installed zstack-cli: zone, cluster, local storage in a
-directory QEMU can traverse, the real host (qemu:///system), SFTP backup
-storage, a template whose boot sector powers the guest off at a key press
-and an ISO whose boot code resets it at one (guest.py), an offering, a disk
-offering, an L2 network on a zs-prefixed dummy interface and an L3 network
-(with Flat DHCP if asked). Everything made is removed by ``close()``, even
-after a failure: the host (which stops its agent and its DHCP server), the
-domains by the uuids chosen here, leftover DHCP namespaces of this host, the
-dummy interface, the product's bridge and the directory.
+realcloud.py's cloud, built through the installed zstack-cli, with a template
+whose boot sector powers the guest off at a key press and an ISO whose boot
+code resets it at one (guest.py), Flat DHCP on the L3 if asked, and the agent
+on (with the grace period ``grace``, if given); ``build()`` returns once the
+agent listens to domain events. What is added here only looks: at the agent,
+its log, the store (read-only) and the host's DHCP entries. Everything made is
+removed by ``close()``, even after a failure (see realcloud.py): the host
+(which stops its agent and its DHCP server), the domains by the uuids chosen
+here, leftover DHCP namespaces of this host, the dummy interface, the
+product's bridge and the directory.
 """
 
 import os
-import secrets
-import shutil
-import signal
 import sqlite3
-import subprocess
-import tempfile
 import time
 
-from tests.integration import guest
-from tests.integration.realhost import command, uid, virsh
+from tests.integration.realcloud import RealCloud
 
 
-class AgentCloud:
+class AgentCloud(RealCloud):
     def __init__(self, cli, net="10.253.0", grace=None, dhcp=False):
-        self.cli, self.net, self.dhcp = cli, net, dhcp
-        self.work = tempfile.mkdtemp(prefix="zs-it-", dir="/var/tmp")
-        os.chmod(self.work, 0o755)          # QEMU (libvirt-qemu) must reach the disks
-        self.home = os.path.join(self.work, "home")
-        self.link = "zsit" + secrets.token_hex(3)
-        self.ids = {k: uid() for k in ("zone", "cluster", "ps", "host", "bs", "image", "iso",
-                                       "offering", "disk", "l2", "l3")}
-        self.domains = []
-        env = {"ZSTACK_HOST_AGENT": "on"}
+        env = {}
         if grace is not None:
             from backend.agent.reachability import GRACE_ENV
 
             env[GRACE_ENV] = str(grace)
-        self.zs = command(cli, self.home, **env)
+        super().__init__(cli, net=net, tag="ag", image="poweroff", iso="reset",
+                         flat=("DHCP",) if dhcp else (), agent=True, env=env)
+        self.dhcp = dhcp
         self._db = None
 
-    # ------------------------------------------------------------ making
-    def build(self):
-        made = subprocess.run(["ip", "link", "add", self.link, "type", "dummy"],
-                              capture_output=True)
-        if made.returncode != 0:            # a kernel without the dummy driver
-            subprocess.run(["ip", "link", "add", self.link, "type", "veth", "peer", "name",
-                            self.link + "p"], check=True)
-        zs, i, work = self.zs, self.ids, self.work
-        zs("CreateZone", "name=ag-zone", f"resourceUuid={i['zone']}")
-        zs("CreateCluster", "name=ag-cluster", f"zoneUuid={i['zone']}", "hypervisorType=KVM",
-           f"resourceUuid={i['cluster']}")
-        zs("AddLocalPrimaryStorage", "name=ag-ps", f"url={work}/ps", f"zoneUuid={i['zone']}",
-           f"resourceUuid={i['ps']}")
-        zs("AttachPrimaryStorageToCluster", f"primaryStorageUuid={i['ps']}",
-           f"clusterUuid={i['cluster']}")
-        zs("AddKVMHost", "name=ag-host", f"clusterUuid={i['cluster']}",
-           "managementIp=127.0.0.1", "username=root", "password=password",
-           f"resourceUuid={i['host']}")
-        zs("AddSftpBackupStorage", "name=ag-bs", f"url={work}/bs", "hostname=127.0.0.1",
-           "username=root", "password=password", f"resourceUuid={i['bs']}")
-        zs("AttachBackupStorageToZone", f"backupStorageUuid={i['bs']}", f"zoneUuid={i['zone']}")
-        template = os.path.join(work, "poweroff.qcow2")
-        guest.boot_disk(template, guest.POWEROFF)
-        zs("AddImage", "name=ag-poweroff", "format=qcow2", f"url={template}",
-           f"backupStorageUuids={i['bs']}", f"resourceUuid={i['image']}")
-        iso = os.path.join(work, "reset.iso")
-        guest.boot_iso(iso, guest.RESET)
-        zs("AddImage", "name=ag-reset", "format=iso", "mediaType=ISO", f"url={iso}",
-           f"backupStorageUuids={i['bs']}", f"resourceUuid={i['iso']}")
-        zs("CreateInstanceOffering", "name=ag-small", "cpuNum=1", "memorySize=64M",
-           f"resourceUuid={i['offering']}")
-        zs("CreateDiskOffering", "name=ag-disk", "diskSize=16M", f"resourceUuid={i['disk']}")
-        zs("CreateL2NoVlanNetwork", "name=ag-l2", f"zoneUuid={i['zone']}",
-           f"physicalInterface={self.link}", f"resourceUuid={i['l2']}")
-        zs("AttachL2NetworkToCluster", f"l2NetworkUuid={i['l2']}", f"clusterUuid={i['cluster']}")
-        zs("CreateL3Network", "name=ag-l3", f"l2NetworkUuid={i['l2']}", f"resourceUuid={i['l3']}")
-        zs("AddIpRange", f"l3NetworkUuid={i['l3']}", "name=ag-range",
-           f"startIp={self.net}.10", f"endIp={self.net}.40", "netmask=255.255.255.0",
-           f"gateway={self.net}.1")
-        if self.dhcp:
-            zs("AttachNetworkServiceToL3Network", f"l3NetworkUuid={i['l3']}",
-               "networkServices={'Flat':['DHCP']}")
+    def build(self, timeout=15):
+        super().build()
+        deadline = time.monotonic() + timeout
+        while "listening to domain events" not in self.agent_log():
+            assert time.monotonic() < deadline, \
+                f"the host agent did not connect:\n{self.agent_log()}"
+            time.sleep(0.1)
         return self
-
-    def new_vm(self, from_iso=False):
-        """A running VM: from the power-off template, or from the reset ISO (with a
-        16 MiB root disk, CdRom first)."""
-        vm = uid()
-        self.domains.append(vm)
-        i = self.ids
-        extra = ([f"imageUuid={i['iso']}", f"rootDiskOfferingUuid={i['disk']}"] if from_iso
-                 else [f"imageUuid={i['image']}"])
-        created = self.zs("CreateVmInstance", f"name=ag-{vm[:6]}",
-                          f"instanceOfferingUuid={i['offering']}", f"l3NetworkUuids={i['l3']}",
-                          f"resourceUuid={vm}", *extra)
-        assert created["state"] == "Running", created
-        return vm
 
     # ------------------------------------------------------------ looking
     def agent(self):
@@ -176,32 +116,4 @@ class AgentCloud:
     def close(self):
         if self._db is not None:
             self._db.close()
-        env = dict(os.environ, ZSTACK_HOME=self.home)
-        subprocess.run([self.cli, "DeleteHost", f"uuid={self.ids['host']}",
-                        "deleteMode=Enforcing"], env=env, capture_output=True, timeout=120)
-        for name in self.domains:
-            virsh("destroy", name, check=False)
-            virsh("undefine", name, check=False)
-        namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                    text=True).stdout.split("\n")
-        for line in namespaces:                 # left by a DeleteHost that failed
-            words = line.split()
-            if words and words[0].startswith(f"zsd-{self.ids['host'][:8]}-"):
-                pids = subprocess.run(["ip", "netns", "pids", words[0]], capture_output=True,
-                                      text=True).stdout.split()
-                for pid in pids:                # ours: they run in our namespace
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except (ProcessLookupError, ValueError):
-                        pass
-                subprocess.run(["ip", "netns", "del", words[0]], capture_output=True)
-        for dev in (f"br_{self.link}", self.link):      # a veth's peer goes with it
-            subprocess.run(["ip", "link", "del", dev], capture_output=True)
-        shutil.rmtree(self.work, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+        super().close()

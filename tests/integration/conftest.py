@@ -9,9 +9,21 @@ test_agent_restart_real.py) is the one stopped. /dev/kvm gets its original mode
 back.
 """
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.integration import system_libvirtd as daemon
+
+
+@pytest.fixture(scope="session")
+def installed_cli():
+    """The installed zstack-cli, for clouds that outlive one test (``cli`` is per test)."""
+    cli = Path(sys.executable).parent / "zstack-cli"
+    if not cli.exists():
+        pytest.skip("zstack-cli is not installed")
+    return str(cli)
 
 
 @pytest.fixture(scope="session")

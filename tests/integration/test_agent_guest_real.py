@@ -11,10 +11,7 @@ GetVmBootOrder (the installed command) show.
 """
 
 import shutil
-import sys
 import time
-import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import libvirt
 import pytest
@@ -23,7 +20,7 @@ from backend.storage.local import image_cache_path
 from tests.integration import guest
 from tests.integration.agent_cloud import AgentCloud
 from tests.integration.events import Watcher
-from tests.integration.realhost import domstate, virsh
+from tests.integration.realhost import boot, domstate, dumpxml, media
 
 pytestmark = pytest.mark.integration
 
@@ -31,35 +28,9 @@ LIMIT = 2.0                         # seconds, SPEC §12
 
 
 @pytest.fixture(scope="module")
-def cloud(libvirtd):
-    cli = Path(sys.executable).parent / "zstack-cli"
-    if not cli.exists():
-        pytest.skip("zstack-cli is not installed")
-    with AgentCloud(str(cli), net="10.253.0", dhcp=bool(shutil.which("dnsmasq"))) as c:
-        c.build()
-        deadline = time.monotonic() + 15
-        while "listening to domain events" not in c.agent_log():
-            assert time.monotonic() < deadline, c.agent_log()
-            time.sleep(0.1)
-        yield c
-
-
-def dumpxml(name, inactive=False):
-    return ET.fromstring(virsh("dumpxml", name, *(["--inactive"] if inactive else [])).stdout)
-
-
-def drive(dom, device):
-    return [d for d in dom.findall("devices/disk") if d.get("device") == device][0]
-
-
-def boot(dom, device):
-    b = drive(dom, device).find("boot")
-    return int(b.get("order")) if b is not None else None
-
-
-def media(dom):
-    source = drive(dom, "cdrom").find("source")
-    return source.get("file") if source is not None else None
+def cloud(libvirtd, installed_cli):
+    with AgentCloud(installed_cli, net="10.253.0", dhcp=bool(shutil.which("dnsmasq"))) as c:
+        yield c.build()
 
 
 def boot_order_within(cloud, vm, order, since):
@@ -74,8 +45,8 @@ def boot_order_within(cloud, vm, order, since):
 
 
 def test_guest_reboot_ends_the_iso_install_boot(cloud):
-    iso = image_cache_path(f"{cloud.work}/ps", cloud.ids["iso"], "iso")
-    vm = cloud.new_vm(from_iso=True)
+    iso = image_cache_path(cloud.ps, cloud.ids["iso"], "iso")
+    vm = cloud.new_vm(iso=True)
     live = dumpxml(vm)
     assert boot(live, "cdrom") == 1 and boot(live, "disk") == 2 and media(live) == iso
     assert cloud.zs("GetVmBootOrder", f"uuid={vm}")["order"] == ["CdRom", "HardDisk"]

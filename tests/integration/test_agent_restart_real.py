@@ -21,9 +21,7 @@ tests need it), and the agent is never left stopped.
 
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -37,32 +35,16 @@ LIMIT = 2.0                         # seconds, SPEC §12
 GRACE = 1.0                         # the short grace period of the second test
 
 
-def make_cloud(grace=None):
-    cli = Path(sys.executable).parent / "zstack-cli"
-    if not cli.exists():
-        pytest.skip("zstack-cli is not installed")
-    cloud = AgentCloud(str(cli), net="10.254.0", grace=grace)
-    try:
-        cloud.build()
-        wait(lambda: "listening to domain events" in cloud.agent_log(), 15, "the agent")
-    except BaseException:
-        cloud.close()
-        raise
-    return cloud
+@pytest.fixture
+def cloud(libvirtd, cli):
+    with AgentCloud(cli, net="10.254.0") as c:
+        yield c.build()
 
 
 @pytest.fixture
-def cloud(libvirtd):
-    c = make_cloud()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def impatient_cloud(libvirtd):
-    c = make_cloud(grace=GRACE)
-    yield c
-    c.close()
+def impatient_cloud(libvirtd, cli):
+    with AgentCloud(cli, net="10.254.0", grace=GRACE) as c:
+        yield c.build()
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The Flat provider on a REAL host, through the installed zstack-cli command (SPEC §9).
 
-The machine's own libvirtd (conftest.py's session fixture) is the host, as in
-test_real_host_cli.py: AddKVMHost managementIp=127.0.0.1 (qemu:///system), storage in a
-directory QEMU can traverse, an L2 network on a zs-prefixed link made here. With Flat DHCP
+The machine's own libvirtd (conftest.py's session fixture) is the host of realcloud.py's
+cloud: AddKVMHost managementIp=127.0.0.1 (qemu:///system), storage in a directory QEMU
+can traverse, an L2 network on a zs-prefixed link made there. With Flat DHCP
 and Userdata on the L3, CreateVmInstance makes a real QEMU domain (TCG, no guest OS) whose
 tap is on the bridge br_<link> in the ROOT namespace, next to the host end of the DHCP
 namespace's veth. A throwaway namespace standing for the guest (a veth with the VM's MAC,
@@ -20,12 +20,12 @@ import os
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from tests.integration.realhost import command, SYSTEM_URI, uid, virsh
+from tests.integration.realcloud import RealCloud, netns_names, netns_pids, remove_netns
+from tests.integration.realhost import SYSTEM_URI, virsh
 
 pytestmark = pytest.mark.integration
 
@@ -40,15 +40,6 @@ FETCH = ("import sys, urllib.request\n"
 
 def sh(*args, check=True, timeout=60):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=check)
-
-
-def netns_names():
-    return sh("ip", "netns", "list").stdout.split()
-
-
-def netns_pids(ns):
-    out = sh("ip", "netns", "pids", ns, check=False)
-    return [int(p) for p in out.stdout.split()] if out.returncode == 0 else []
 
 
 def comm(pid):
@@ -74,91 +65,28 @@ def on_bridge(bridge):
     return {link["ifname"]: link for link in json.loads(out.stdout or "[]")}
 
 
-def remove_netns(ns):
-    """Stop what still runs in a namespace of ours (by pid), then delete it."""
-    for pid in netns_pids(ns):
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-    sh("ip", "netns", "del", ns, check=False)
-
-
 @pytest.fixture
 def cloud(libvirtd, cli):
-    """A real-host cloud's fixed pieces, and the clean-up of everything it can leave."""
-    work = tempfile.mkdtemp(prefix="zs-it-flat-", dir="/var/tmp")
-    os.chmod(work, 0o755)       # QEMU (libvirt-qemu) reaches the disks through it
-    link = "zsit" + secrets.token_hex(3)
-    if sh("ip", "link", "add", link, "type", "dummy", check=False).returncode != 0:
-        sh("ip", "link", "add", link, "type", "veth", "peer", "name", link + "p")
-    env = dict(os.environ, ZSTACK_HOME=os.path.join(work, "home"), ZSTACK_LANG="en")
-    ids = {k: uid() for k in ("zone", "cluster", "ps", "host", "bs", "image", "offering",
-                              "l2", "l3", "vm", "vm2")}
-    run = command(cli, os.path.join(work, "home"))
-
-    def batch(*lines):
-        """Several commands in one process (``zstack-cli -f``): after its first change
-        to a server, that process hands it one VM's entries at a time."""
-        path = os.path.join(work, "batch.zs")
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        out = subprocess.run([cli, "-f", path], env=env, capture_output=True, text=True,
-                             timeout=120)
-        assert out.returncode == 0 and "Traceback" not in out.stderr, (lines, out.stderr)
-
-    run.batch = batch
-    run.work, run.link, run.ids, run.made = work, link, ids, []
-    try:
-        yield run
-    finally:
-        for ns in run.made:
-            remove_netns(ns)
-        subprocess.run([cli, "DeleteHost", f"uuid={ids['host']}", "deleteMode=Enforcing"],
-                       env=env, capture_output=True, timeout=120)
-        for vm in (ids["vm"], ids["vm2"]):
-            virsh("destroy", vm, check=False)
-            virsh("undefine", vm, check=False)
-        for ns in netns_names():
-            if ns.startswith(f"zsd-{ids['host'][:8]}-"):
+    """The real-host cloud with Flat DHCP and Userdata (and a DNS) on its L3; ``plugged``:
+    the namespaces standing for guests, removed first."""
+    with RealCloud(cli, net=NET, flat=("DHCP", "Userdata"), dns=f"{NET}.53") as c:
+        c.plugged = []
+        try:
+            yield c.build()
+        finally:
+            for ns in c.plugged:
                 remove_netns(ns)
-        from backend.network.flat.names import veth_names
-
-        for dev in (veth_names(ids["host"], ids["l3"])[0], f"br_{link}", link):
-            sh("ip", "link", "del", dev, check=False)
-        shutil.rmtree(work, ignore_errors=True)
 
 
-def build(zs):
-    """Zone, cluster, local storage, the real host, image, offering, L2/L3 with a range."""
-    i, work = zs.ids, zs.work
-    zs("CreateZone", "name=it-zone", f"resourceUuid={i['zone']}")
-    zs("CreateCluster", "name=it-cluster", f"zoneUuid={i['zone']}", "hypervisorType=KVM",
-       f"resourceUuid={i['cluster']}")
-    zs("AddLocalPrimaryStorage", "name=it-ps", f"url={work}/ps", f"zoneUuid={i['zone']}",
-       f"resourceUuid={i['ps']}")
-    zs("AttachPrimaryStorageToCluster", f"primaryStorageUuid={i['ps']}",
-       f"clusterUuid={i['cluster']}")
-    added = zs("AddKVMHost", "name=it-host", f"clusterUuid={i['cluster']}",
-               "managementIp=127.0.0.1", "username=root", "password=password",
-               f"resourceUuid={i['host']}")
-    assert added["libvirtUri"] == SYSTEM_URI and added["status"] == "Connected"
-    zs("AddSftpBackupStorage", "name=it-bs", f"url={work}/bs", "hostname=127.0.0.1",
-       "username=root", "password=password", f"resourceUuid={i['bs']}")
-    zs("AttachBackupStorageToZone", f"backupStorageUuid={i['bs']}", f"zoneUuid={i['zone']}")
-    template = os.path.join(work, "tiny.qcow2")
-    sh("qemu-img", "create", "-q", "-f", "qcow2", template, "64M")
-    zs("AddImage", "name=it-image", "format=qcow2", f"url={template}",
-       f"backupStorageUuids={i['bs']}", f"resourceUuid={i['image']}")
-    zs("CreateInstanceOffering", "name=it-small", "cpuNum=1", "memorySize=64M",
-       f"resourceUuid={i['offering']}")
-    zs("CreateL2NoVlanNetwork", "name=it-l2", f"zoneUuid={i['zone']}",
-       f"physicalInterface={zs.link}", f"resourceUuid={i['l2']}")
-    zs("AttachL2NetworkToCluster", f"l2NetworkUuid={i['l2']}", f"clusterUuid={i['cluster']}")
-    zs("CreateL3Network", "name=it-l3", f"l2NetworkUuid={i['l2']}", f"resourceUuid={i['l3']}")
-    zs("AddIpRange", f"l3NetworkUuid={i['l3']}", "name=it-range", f"startIp={NET}.10",
-       f"endIp={NET}.20", "netmask=255.255.255.0", f"gateway={NET}.1")
-    zs("AddDnsToL3Network", f"l3NetworkUuid={i['l3']}", f"dns={NET}.53")
+def batch(cloud, *lines):
+    """Several commands in one process (``zstack-cli -f``): after its first change
+    to a server, that process hands it one VM's entries at a time."""
+    path = os.path.join(cloud.work, "batch.zs")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    out = subprocess.run([cloud.cli, "-f", path], env=cloud.zs.env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, (lines, out.stderr)
 
 
 def plug(zs, bridge, mac):
@@ -167,7 +95,7 @@ def plug(zs, bridge, mac):
     tag = secrets.token_hex(3)
     ns, inside, outside = f"zsv-{tag}", f"zsvi{tag}", f"zsvo{tag}"
     sh("ip", "netns", "add", ns)
-    zs.made.append(ns)          # the veth pair goes with the namespace
+    zs.plugged.append(ns)       # the veth pair goes with the namespace
     sh("ip", "link", "add", inside, "netns", ns, "type", "veth", "peer", "name", outside)
     sh("ip", "-n", ns, "link", "set", inside, "address", mac)
     sh("ip", "-n", ns, "link", "set", inside, "up")
@@ -202,12 +130,10 @@ def fetch(ns, url):
 
 def test_flat_dhcp_and_userdata_on_a_real_host(cloud):
     zs, i = cloud, cloud.ids
-    build(zs)
-    zs("AttachNetworkServiceToL3Network", f"l3NetworkUuid={i['l3']}",
-       "networkServices={'Flat':['DHCP','Userdata']}")
-    created = zs("CreateVmInstance", "name=it-vm", f"instanceOfferingUuid={i['offering']}",
-                 f"imageUuid={i['image']}", f"l3NetworkUuids={i['l3']}",
-                 f"resourceUuid={i['vm']}", "systemTags=hostname::it-flat-vm")
+    added = cloud.replies["host"]
+    assert added["libvirtUri"] == SYSTEM_URI and added["status"] == "Connected"
+    vm, vm2 = zs.domain(), zs.domain()
+    created = zs.create_vm("systemTags=hostname::it-flat-vm", vm=vm)
     assert created["state"] == "Running" and created["hostUuid"] == i["host"]
     nic = created["vmNics"][0]
     # the server's address: taken from the range with the first server, recorded on the L3
@@ -217,7 +143,7 @@ def test_flat_dhcp_and_userdata_on_a_real_host(cloud):
 
     # the domain's tap and the DHCP namespace's veth: both on br_<link>, in the root namespace
     bridge = f"br_{zs.link}"
-    rows = [line.split() for line in virsh("domiflist", i["vm"]).stdout.splitlines()[2:]]
+    rows = [line.split() for line in virsh("domiflist", vm).stdout.splitlines()[2:]]
     taps = [r for r in rows if len(r) == 5]
     assert len(taps) == 1 and taps[0][1] == "bridge" and taps[0][2] == bridge \
         and taps[0][4] == nic["mac"], rows
@@ -249,17 +175,17 @@ def test_flat_dhcp_and_userdata_on_a_real_host(cloud):
             if time.monotonic() > deadline:
                 raise AssertionError(e.stderr) from None
             time.sleep(0.2)
-    assert iid == i["vm"]
+    assert iid == vm
     assert fetch(ns, f"http://{server_ip}/latest/meta-data/local-hostname") == "it-flat-vm"
     sh("ip", "-n", ns, "addr", "flush", "dev", ifname)
 
     # a stopped VM has no lease, while the server stays for another VM of the host
     # (one process: the second VM reaches the server with all entries, the stop alone)
-    zs.batch(f"CreateVmInstance name=it-vm2 instanceOfferingUuid={i['offering']} "
-             f"imageUuid={i['image']} l3NetworkUuids={i['l3']} resourceUuid={i['vm2']}",
-             f"StopVmInstance uuid={i['vm']} type=cold")
-    assert zs("QueryVmInstance", f"uuid={i['vm']}")["inventories"][0]["state"] == "Stopped"
-    nic2 = zs("QueryVmNic", f"vmInstanceUuid={i['vm2']}")["inventories"][0]
+    batch(zs, f"CreateVmInstance name=it-vm2 instanceOfferingUuid={i['offering']} "
+          f"imageUuid={i['image']} l3NetworkUuids={i['l3']} resourceUuid={vm2}",
+          f"StopVmInstance uuid={vm} type=cold")
+    assert zs("QueryVmInstance", f"uuid={vm}")["inventories"][0]["state"] == "Stopped"
+    nic2 = zs("QueryVmNic", f"vmInstanceUuid={vm2}")["inventories"][0]
     assert "dnsmasq" in {comm(p) for p in netns_pids(dhcp_ns)}
     assert lease(zs, ns, ifname) is None, "a stopped VM keeps its lease"
     sh("ip", "-n", ns, "link", "set", ifname, "address", nic2["mac"])

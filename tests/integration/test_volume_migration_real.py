@@ -7,8 +7,9 @@ host 1; host 2 is a second, private libvirtd started here in a mount namespace
 of its own, where the primary storage's directory is another directory (so the
 two hosts have separate storage roots, as two machines would), with its own run,
 state, config and log directories, reached as qemu:///system?socket=<its socket>.
-Everything is removed afterwards: its domains, the daemon and its virtlogd (by
-pid), the directories, the dummy interface and the bridge.
+The cloud is realcloud.py's, with that second host. Everything is removed
+afterwards: its domains, the daemon and its virtlogd (by pid), then the
+cloud's (see realcloud.py): the directories, the dummy interface and the bridge.
 """
 
 import os
@@ -19,8 +20,8 @@ import time
 
 import pytest
 
-from tests.integration.realhost import command, domstate, uid, virsh
-from tests.integration.test_real_host_cli import dummy, workdir  # noqa: F401  (fixtures)
+from tests.integration.realcloud import RealCloud
+from tests.integration.realhost import domstate, virsh
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,14 @@ def private_virsh(uri, *args, check=True):
 
 
 @pytest.fixture
-def second_host(libvirtd, workdir):  # noqa: F811
+def cloud(libvirtd, cli):
+    """realcloud.py's cloud, built by the test once its second host is up."""
+    with RealCloud(cli, net="10.252.0", tag="mig") as c:
+        yield c
+
+
+@pytest.fixture
+def second_host(cloud):
     """(uri, directory that stands for its storage root, domain names to clean up)."""
     base = tempfile.mkdtemp(prefix="zs-it-h2-", dir="/var/tmp")
     os.chmod(base, 0o755)
@@ -42,7 +50,7 @@ def second_host(libvirtd, workdir):  # noqa: F811
     for path in dirs.values():
         os.makedirs(path)
         os.chmod(path, 0o755)
-    ps_mount = os.path.join(workdir, "ps")
+    ps_mount = cloud.ps
     os.makedirs(ps_mount, exist_ok=True)
     mounts = [(dirs["run"], "/run/libvirt"), (dirs["lib"], "/var/lib/libvirt"),
               (dirs["cache"], "/var/cache/libvirt"), (dirs["log"], "/var/log/libvirt"),
@@ -88,44 +96,16 @@ def qemu_io(path, command_text):
     return out.stdout
 
 
-def test_cold_migration_between_two_real_hosts(cli, tmp_path, workdir, dummy,  # noqa: F811
-                                               second_host):
+def test_cold_migration_between_two_real_hosts(cloud, second_host):
     uri2, root2, names = second_host
-    zs = command(cli, tmp_path / "home")
-    zone, cluster, ps, host1, host2, bs, image = (uid() for _ in range(7))
-    offering, l2, l3, vm = (uid() for _ in range(4))
-    names.append(vm)
-    zs("CreateZone", "name=mig-zone", f"resourceUuid={zone}")
-    zs("CreateCluster", "name=mig-cluster", f"zoneUuid={zone}", "hypervisorType=KVM",
-       f"resourceUuid={cluster}")
-    zs("AddLocalPrimaryStorage", "name=mig-ps", f"url={workdir}/ps", f"zoneUuid={zone}",
-       f"resourceUuid={ps}")
-    zs("AttachPrimaryStorageToCluster", f"primaryStorageUuid={ps}", f"clusterUuid={cluster}")
-    zs("AddKVMHost", "name=host1", f"clusterUuid={cluster}", "managementIp=127.0.0.1",
-       "username=root", "password=password", f"resourceUuid={host1}")
-    added = zs("AddKVMHost", "name=host2", f"clusterUuid={cluster}", "managementIp=127.0.0.2",
-               "username=root", "password=password", f"libvirtUri={uri2}",
-               f"resourceUuid={host2}")
-    assert added["status"] == "Connected"
-    zs("AddSftpBackupStorage", "name=mig-bs", f"url={workdir}/bs", "hostname=127.0.0.1",
-       "username=root", "password=password", f"resourceUuid={bs}")
-    zs("AttachBackupStorageToZone", f"backupStorageUuid={bs}", f"zoneUuid={zone}")
-    template = os.path.join(workdir, "tiny.qcow2")
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", template, "64M"], check=True)
-    zs("AddImage", "name=mig-image", "format=qcow2", f"url={template}",
-       f"backupStorageUuids={bs}", f"resourceUuid={image}")
-    zs("CreateInstanceOffering", "name=mig-small", "cpuNum=1", "memorySize=64M",
-       f"resourceUuid={offering}")
-    zs("CreateL2NoVlanNetwork", "name=mig-l2", f"zoneUuid={zone}",
-       f"physicalInterface={dummy}", f"resourceUuid={l2}")
-    zs("AttachL2NetworkToCluster", f"l2NetworkUuid={l2}", f"clusterUuid={cluster}")
-    zs("CreateL3Network", "name=mig-l3", f"l2NetworkUuid={l2}", f"resourceUuid={l3}")
-    zs("AddIpRange", f"l3NetworkUuid={l3}", "name=mig-range", "startIp=10.252.0.10",
-       "endIp=10.252.0.20", "netmask=255.255.255.0", "gateway=10.252.0.1")
+    zs = cloud.zs
+    host1, host2 = cloud.ids["host"], cloud.ids["host2"]
+    cloud.build(second_uri=uri2)
+    assert cloud.replies["host2"]["status"] == "Connected"
 
-    created = zs("CreateVmInstance", "name=mig-vm", f"instanceOfferingUuid={offering}",
-                 f"imageUuid={image}", f"l3NetworkUuids={l3}", f"hostUuid={host1}",
-                 f"resourceUuid={vm}")
+    vm = cloud.domain()
+    names.append(vm)
+    created = cloud.create_vm(f"hostUuid={host1}", vm=vm)
     assert created["hostUuid"] == host1 and domstate(vm) == "running"
     root = created["rootVolumeUuid"]
     path = zs("QueryVolume", f"uuid={root}")["inventories"][0]["installPath"]
@@ -141,7 +121,7 @@ def test_cold_migration_between_two_real_hosts(cli, tmp_path, workdir, dummy,  #
     # Host 1 forgot the domain and the files; host 2's root holds the chain.
     assert domstate(vm) is None
     assert not os.path.exists(path)
-    moved = os.path.join(root2, os.path.relpath(path, os.path.join(workdir, "ps")))
+    moved = os.path.join(root2, os.path.relpath(path, cloud.ps))
     assert os.path.exists(moved)
     assert [n for n in os.listdir(os.path.join(root2, "snapshots")) if n.startswith(root)]
     assert os.listdir(os.path.join(root2, "imagecache", "template"))

@@ -105,13 +105,7 @@ def _real_changes(records):
     from tests.integration.events import Watcher
 
     with AgentCloud(CLI, net="10.249.0") as cloud:
-        cloud.build()
-        vm = cloud.new_vm()
-        deadline = time.monotonic() + 15
-        while "listening to domain events" not in cloud.agent_log():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the host agent did not connect:\n{cloud.agent_log()}")
-            time.sleep(0.1)
+        vm = cloud.build().new_vm()          # build() waits until the agent listens
         conn = libvirt.open("qemu:///system")
         try:
             dom = conn.lookupByName(vm)
