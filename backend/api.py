@@ -12,6 +12,7 @@ import os
 import sqlite3
 
 from . import catalogue
+from .i18n import msg, render
 from .errors import ApiError, INTERNAL, argerr
 from .store.db import Store
 from .validation import validate
@@ -36,7 +37,11 @@ class Context:
         self.api = api
         # progress(label, done, total): long operations report here; the shell
         # draws a bar, other callers may ignore it. Never None inside handlers.
-        self.progress = progress or (lambda label, done, total: None)
+        # Handlers pass a message (backend.i18n.msg); callers get its text.
+        if progress is None:
+            self.progress = lambda label, done, total: None
+        else:
+            self.progress = lambda label, done, total: progress(render(label), done, total)
 
 
 class Backend:
@@ -72,17 +77,19 @@ class Backend:
             self._log_failure(name)
             path = os.path.join(self.home, DB_NAME)
             return {"success": False, "error": ApiError(
-                INTERNAL, f"the database {path} can not be used ({e}); it may be damaged: "
-                          f"restore a backup (zstack.db.v<N>.bak) or move it away").to_reply()}
+                INTERNAL, msg("the database {path} can not be used ({error}); it may be damaged: "
+                              "restore a backup (zstack.db.v<N>.bak) or move it away",
+                              path=path, error=e)).to_reply()}
         except Exception as e:   # the promise: never a traceback to the user
             self._log_failure(name)
             return {"success": False, "error": ApiError(
-                INTERNAL, f"internal error in {name}: {type(e).__name__}: {e}").to_reply()}
+                INTERNAL, msg("internal error in {name}: {error_type}: {error}",
+                              name=name, error_type=type(e).__name__, error=e)).to_reply()}
 
     def _call(self, name, params, session_uuid, progress):
         api = catalogue.APIS.get(name)
         if api is None:
-            raise argerr(f"unknown API[{name}]")
+            raise argerr(msg("unknown API[{name}]", name=name))
         self._ensure_ready()
         from .services.identity import check_session
 

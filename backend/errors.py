@@ -1,8 +1,12 @@
 """ZStack error codes and the exception services raise to fail an API.
 
 An ApiError becomes the reply's ``error`` object at the API door; nothing else
-in the backend builds error replies.
+in the backend builds error replies. Its details are a message
+(backend.i18n.msg) rendered, with the code's description, in the language of
+the moment when the reply is made.
 """
+
+from .i18n import msg, render, resolve
 
 # code -> description, as ZStack words them (SPEC §4).
 DESCRIPTIONS = {
@@ -14,6 +18,17 @@ DESCRIPTIONS = {
     "VM.1010": "The VM is not in a state that allows the operation",
     "ID.1000": "Authentication failed",
     "ID.1001": "The session is invalid or expired",
+}
+
+DESCRIPTIONS_ZH = {
+    "SYS.1000": "系统发生内部错误",
+    "SYS.1001": "操作超时",
+    "SYS.1003": "找不到该资源",
+    "SYS.1006": "操作失败",
+    "SYS.1007": "一个或多个 API 参数无效",
+    "VM.1010": "云主机当前的状态不允许该操作",
+    "ID.1000": "认证失败",
+    "ID.1001": "会话无效或已过期",
 }
 
 INTERNAL = "SYS.1000"
@@ -32,17 +47,23 @@ class ApiError(Exception):
     def __init__(self, code, details, cause=None):
         super().__init__(details)
         self.code = code
-        self.details = details
+        self.message = details      # a Message, or a plain text from a library
         self.cause = cause
 
-    def to_reply(self):
+    @property
+    def details(self):
+        return render(self.message)
+
+    def to_reply(self, lang=None):
+        lang = lang or resolve()
+        descriptions = DESCRIPTIONS_ZH if lang == "zh" else DESCRIPTIONS
         error = {
             "code": self.code,
-            "description": DESCRIPTIONS.get(self.code, ""),
-            "details": self.details,
+            "description": descriptions.get(self.code, ""),
+            "details": render(self.message, lang),
         }
         if self.cause is not None:
-            error["cause"] = self.cause.to_reply()
+            error["cause"] = self.cause.to_reply(lang)
         return error
 
 
@@ -57,5 +78,6 @@ def operr(details, cause=None):
 def not_found(field, uuid, resource_type):
     return ApiError(
         NOT_FOUND,
-        f"invalid field[{field}], resource[uuid:{uuid}, type:{resource_type}] not found",
+        msg("invalid field[{field}], resource[uuid:{uuid}, type:{type}] not found",
+            field=field, uuid=uuid, type=resource_type),
     )

@@ -7,6 +7,7 @@ defaults filled in, and choices spelled as declared.
 
 import re
 
+from .i18n import msg
 from .errors import argerr, not_found
 
 UUID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -23,15 +24,17 @@ def validate(api, params, store, resources):
     """Returns the typed params; raises ApiError (SYS.1007 / SYS.1003)."""
     unknown = [k for k in params if k not in api.params and not (api.query and k == "conditions")]
     if unknown:
-        raise argerr(f"unknown parameter[{unknown[0]}] of message[{message_class(api)}]; valid "
-                     f"parameters are [{', '.join(api.params)}]")
+        raise argerr(msg("unknown parameter[{unknown}] of message[{message}]; valid parameters "
+                         "are [{params}]",
+                         unknown=unknown[0], message=message_class(api),
+                         params=', '.join(api.params)))
     out = {}
     for name, param in api.params.items():
         value = params.get(name)
         if value is None or (value == "" and param.type != "str"):
             if param.required:
-                raise argerr(f"field[{name}] of message[{message_class(api)}] is mandatory, "
-                             f"can not be null")
+                raise argerr(msg("field[{name}] of message[{message}] is mandatory, can not be "
+                                 "null", name=name, message=message_class(api)))
             if param.default is not None:
                 out[name] = param.default
             continue
@@ -46,27 +49,32 @@ def _coerce(api, param, value, store, resources):
     if kind == "str":
         value = _text(api, param, str(value))
         if param.max_length and len(value) > param.max_length:
-            raise argerr(f"field[{param.name}] of message[{message_class(api)}] exceeds the max "
-                         f"length of string. expected was <= {param.max_length}, actual was "
-                         f"{len(value)}")
+            raise argerr(msg("field[{name}] of message[{message}] exceeds the max length of "
+                             "string. expected was <= {max_length}, actual was {count}",
+                             name=param.name, message=message_class(api),
+                             max_length=param.max_length, count=len(value)))
         if param.required and value == "":
-            raise argerr(f"field[{param.name}] of message[{message_class(api)}] is mandatory, "
-                         f"can not be null")
+            raise argerr(msg("field[{name}] of message[{message}] is mandatory, can not be null",
+                             name=param.name, message=message_class(api)))
         if param.min_length and len(value) < param.min_length:
-            raise argerr(f"field[{param.name}] of message[{message_class(api)}] less than the min "
-                         f"length of string. expected was >= {param.min_length}, actual was "
-                         f"{len(value)}")
+            raise argerr(msg("field[{name}] of message[{message}] less than the min length of "
+                             "string. expected was >= {min_length}, actual was {count}",
+                             name=param.name, message=message_class(api),
+                             min_length=param.min_length, count=len(value)))
         return _choice(api, param, value)
     if kind in ("int", "float"):
         try:
             number = int(value) if kind == "int" else float(value)
         except (TypeError, ValueError):
-            raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be "
-                         f"{'an integer' if kind == 'int' else 'a number'}, but {value} found") \
+            raise argerr(msg("field[{name}] of message[{message}] must be {expected}, but "
+                             "{value} found",
+                             name=param.name, message=message_class(api),
+                             expected=msg("an integer") if kind == "int" else msg("a number"),
+                             value=value)) \
                 from None
         if kind == "int" and not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
-            raise argerr(f"field[{param.name}] of message[{message_class(api)}] is out of "
-                         f"range: {value}")
+            raise argerr(msg("field[{name}] of message[{message}] is out of range: {value}",
+                             name=param.name, message=message_class(api), value=value))
         return number
     if kind == "size":
         return _size(api, param, value)
@@ -78,8 +86,8 @@ def _coerce(api, param, value, store, resources):
             return True
         if low in _FALSE:
             return False
-        raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be true or "
-                     f"false, but {value} found")
+        raise argerr(msg("field[{name}] of message[{message}] must be true or false, but {value} "
+                         "found", name=param.name, message=message_class(api), value=value))
     if kind == "uuid":
         return _uuid(api, param, str(value), store, resources)
     if kind == "list":
@@ -90,7 +98,8 @@ def _coerce(api, param, value, store, resources):
         return items
     if kind == "map":
         if not isinstance(value, dict):
-            raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be a map")
+            raise argerr(msg("field[{name}] of message[{message}] must be a map",
+                             name=param.name, message=message_class(api)))
         return value
     raise AssertionError(kind)
 
@@ -101,8 +110,8 @@ def _text(api, param, value):
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise argerr(f"field[{param.name}] of message[{message_class(api)}] is not valid "
-                     f"UTF-8 text") from None
+        raise argerr(msg("field[{name}] of message[{message}] is not valid UTF-8 text",
+                         name=param.name, message=message_class(api))) from None
     return value
 
 
@@ -112,14 +121,17 @@ def _choice(api, param, value):
     for choice in param.choices:
         if choice.lower() == value.lower():
             return choice
-    raise argerr(f"valid value for field[{param.name}] of message[{message_class(api)}] are "
-                 f"[{', '.join(param.choices)}], but {value} found")
+    raise argerr(msg("valid value for field[{name}] of message[{message}] are [{choices}], but "
+                     "{value} found",
+                     name=param.name, message=message_class(api), choices=', '.join(param.choices),
+                     value=value))
 
 
 def _uuid(api, param, value, store, resources):
     if not UUID_RE.match(value):
-        raise argerr(f"field[{param.name}] of message[{message_class(api)}] is not a valid uuid: "
-                     f"{_clip(value)} (32 lowercase hexadecimal characters expected)")
+        raise argerr(msg("field[{name}] of message[{message}] is not a valid uuid: {value} (32 "
+                         "lowercase hexadecimal characters expected)",
+                         name=param.name, message=message_class(api), value=_clip(value)))
     if param.resource and param.must_exist and param.resource in resources:
         if not store.exists(param.resource, value):
             raise not_found(param.name, value, param.resource)
@@ -142,10 +154,11 @@ def _size(api, param, value):
     else:
         m = _SIZE_RE.match(str(value))
         if not m:
-            raise argerr(f"field[{param.name}] of message[{message_class(api)}] must be a size "
-                         f"in bytes or with a unit (K, M, G, T), but {_clip(str(value))} found")
+            raise argerr(msg("field[{name}] of message[{message}] must be a size in bytes or "
+                             "with a unit (K, M, G, T), but {value} found",
+                             name=param.name, message=message_class(api), value=_clip(str(value))))
         number = int(m.group(1)) * _UNITS[m.group(2).upper()]
     if not 0 <= number <= _INT_RANGE[1]:
-        raise argerr(f"field[{param.name}] of message[{message_class(api)}] is out of range: "
-                     f"{_clip(str(value))}")
+        raise argerr(msg("field[{name}] of message[{message}] is out of range: {value}",
+                         name=param.name, message=message_class(api), value=_clip(str(value))))
     return number

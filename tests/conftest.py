@@ -10,6 +10,8 @@ sys.path.insert(0, str(ROOT))
 # Hundreds of throwaway clouds must not each leave a host agent running; the
 # tests of the agent turn it on for themselves.
 os.environ.setdefault("ZSTACK_HOST_AGENT", "off")
+# English unless a test asks for another language, whatever this machine's locale.
+os.environ.setdefault("ZSTACK_LANG", "en")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """System and user tags, and the registry of system tag patterns (SPEC §8)."""
 
 from .common import CREATE_DATE, LAST_OP_DATE, UUID, uuid_param
+from ..i18n import msg
 from .model import Api, Field, Param, Resource, TagPattern, Text, query_api
 
 
@@ -8,7 +9,8 @@ def _capacity(tokens):
     value = tokens.get("capacity", "")
     digits = value[:-1] if value[-1:].upper() in "KMGT" else value
     if not digits.isdigit():
-        return f"invalid capacity[{value}], it must be a number optionally ending in K, M, G or T"
+        return msg("invalid capacity[{value}], it must be a number optionally ending in K, M, G "
+                   "or T", value=value)
     return None
 
 

@@ -4,6 +4,7 @@ import re
 
 from .common import (CREATE_DATE, CREATE_EXTRAS, DESCRIPTION, LAST_OP_DATE, NAME, UUID,
                      description_param, name_param, uuid_param)
+from ..i18n import msg
 from .model import Api, Field, Param, Relation, Resource, TagPattern, Text, query_api
 
 VM_STATES = ("Created", "Starting", "Running", "Stopping", "Stopped", "Rebooting", "Destroying",
@@ -18,16 +19,16 @@ BOOT_DEVICES = ("HardDisk", "CdRom")
 def _hostname(tokens):
     name = tokens["name"]
     if not _LABEL.match(name):
-        return (f"invalid hostname[{name}]: a hostname is a DNS label of letters, digits and "
-                f"'-', at most 63 characters, not starting or ending with '-'")
+        return msg("invalid hostname[{name}]: a hostname is a DNS label of letters, digits and "
+                   "'-', at most 63 characters, not starting or ending with '-'", name=name)
     return None
 
 
 def _static_ip(tokens):
     if not re.match(r"^[0-9a-f]{32}$", tokens["l3Uuid"]):
-        return f"invalid L3 network uuid[{tokens['l3Uuid']}] in staticIp tag"
+        return msg("invalid L3 network uuid[{uuid}] in staticIp tag", uuid=tokens["l3Uuid"])
     if not _IPV4.match(tokens["ip"]):
-        return f"invalid IP address[{tokens['ip']}] in staticIp tag"
+        return msg("invalid IP address[{ip}] in staticIp tag", ip=tokens["ip"])
     return None
 
 
@@ -35,7 +36,8 @@ def _boot_order(tokens):
     devices = [d.strip() for d in tokens["list"].split(",")]
     for d in devices:
         if d not in BOOT_DEVICES:
-            return f"invalid boot device[{d}] in boot order[{', '.join(devices)}]"
+            return msg("invalid boot device[{device}] in boot order[{order}]",
+                       device=d, order=", ".join(devices))
     return None
 
 

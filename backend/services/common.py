@@ -1,6 +1,7 @@
 """Create, update and delete helpers shared by every resource's service."""
 
 from .. import catalogue
+from ..i18n import msg
 from ..errors import argerr, operr
 from ..store.query import inventories
 from . import tags
@@ -27,7 +28,8 @@ def create(ctx, resource_name, row, params):
         tags.check_system_tag(resource_name, tag)
     with store.transaction():
         if store.exists(resource_name, uuid):
-            raise argerr(f"resource[uuid:{uuid}, type:{resource_name}] already exists")
+            raise argerr(msg("resource[uuid:{uuid}, type:{resource_name}] already exists",
+                             uuid=uuid, resource_name=resource_name))
         store.insert(resource_name, row)
         for tag in system_tags:
             tags.insert(store, "SystemTagVO", resource_name, uuid, tag)
@@ -65,9 +67,11 @@ def delete(ctx, resource_name, uuid, mode, dependents=(), refs=()):
             continue
         if mode != "Enforcing":
             names = ", ".join(r["name"] for r in users[:5]) + (", ..." if len(users) > 5 else "")
-            raise operr(f"{_short(resource_name)}[uuid:{uuid}, name:{row.get('name')}] is still "
-                        f"used by {len(users)} {label}(s) [{names}]; delete them first, or use "
-                        f"deleteMode=Enforcing to delete them too")
+            raise operr(msg("{short}[uuid:{uuid}, name:{name}] is still used by {count} "
+                            "{label}(s) [{names}]; delete them first, or use "
+                            "deleteMode=Enforcing to delete them too",
+                            short=_short(resource_name), uuid=uuid, name=row.get('name'),
+                            count=len(users), label=label, names=names))
         for user in users:
             delete_one(ctx, user["uuid"], mode)
     with store.transaction():

@@ -1,6 +1,7 @@
 """Global configuration (SPEC §8)."""
 
 from .. import catalogue
+from ..i18n import msg
 from ..errors import argerr
 from ..store.query import to_inventory
 from ..clock import now
@@ -27,14 +28,16 @@ def _checked(o, raw):
         for choice in o.choices:
             if choice.lower() == raw.lower():
                 return choice
-        raise argerr(f"{raw} is not a valid value. Valid values are [{', '.join(o.choices)}]")
+        raise argerr(msg("{raw} is not a valid value. Valid values are [{choices}]",
+                         raw=raw, choices=', '.join(o.choices)))
     if o.type == "int":
         try:
             number = int(raw)
         except ValueError:
-            raise argerr(f"{raw} is not a valid integer") from None
+            raise argerr(msg("{raw} is not a valid integer", raw=raw)) from None
         if o.minimum is not None and number < o.minimum:
-            raise argerr(f"{raw} is less than the minimum value {o.minimum}")
+            raise argerr(msg("{raw} is less than the minimum value {minimum}",
+                             raw=raw, minimum=o.minimum))
         return str(number)
     return raw
 
@@ -42,7 +45,8 @@ def _checked(o, raw):
 def update_global_config(ctx, p):
     o = option(p["category"], p["name"])
     if o is None:
-        raise argerr(f"Unable to find GlobalConfig[category: {p['category']}, name: {p['name']}]")
+        raise argerr(msg("Unable to find GlobalConfig[category: {category}, name: {name}]",
+                         category=p['category'], name=p['name']))
     checked = _checked(o, p["value"])
     store = ctx.store
     with store.transaction():

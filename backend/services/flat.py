@@ -13,6 +13,7 @@ changed; a host or an L3 network is deleted.
 import os
 import sys
 
+from ..i18n import msg
 from ..errors import operr
 from . import ipam, tags
 from .l3services import provider_of
@@ -179,8 +180,9 @@ def sync(ctx, host_uuid, l3_uuid, vm_uuid=None):
         else:
             _SYNCED.add(state_dir)
     except runtime.FlatNetworkError as e:
-        raise operr(f"the Flat DHCP server of L3 network[uuid:{l3_uuid}] on "
-                    f"host[uuid:{host_uuid}] failed: {e}") from None
+        raise operr(msg("the Flat DHCP server of L3 network[uuid:{l3_uuid}] on "
+                        "host[uuid:{host_uuid}] failed: {error}",
+                        l3_uuid=l3_uuid, host_uuid=host_uuid, error=e)) from None
 
 
 def _remove_server(ctx, host, l3_uuid):

@@ -1,6 +1,7 @@
 """KVM hosts: libvirt connections, simulated or real (SPEC §7)."""
 
 from .. import hypervisor
+from ..i18n import msg
 from ..errors import argerr, operr
 from . import capacity, common, hosts
 from ..clock import now
@@ -14,8 +15,8 @@ def add_kvm_host(ctx, p):
     uri = p.get("libvirtUri") or hypervisor.default_uri(p["managementIp"])
     if store.row("SELECT 1 FROM HostVO WHERE managementIp = ? AND libvirtUri = ?",
                  (p["managementIp"], uri)) and not uri.startswith("test:"):
-        raise argerr(f"a host with managementIp[{p['managementIp']}] and libvirtUri[{uri}] "
-                     f"already exists")
+        raise argerr(msg("a host with managementIp[{managementIp}] and libvirtUri[{uri}] already "
+                         "exists", managementIp=p['managementIp'], uri=uri))
     row = {"name": p["name"], "description": p.get("description"),
            "zoneUuid": cluster["zoneUuid"], "clusterUuid": cluster["uuid"],
            "managementIp": p["managementIp"], "hypervisorType": "KVM", "state": "Enabled",
@@ -46,8 +47,10 @@ def _connect(ctx, uuid):
         facts = hosts.driver(ctx, host).check()
     except hypervisor.HypervisorError as e:
         mark_unreachable(ctx, uuid)
-        raise operr(f"failed to connect to host[uuid:{uuid}, managementIp:"
-                    f"{host['managementIp']}] through {host['libvirtUri']}: {e}") from None
+        raise operr(msg("failed to connect to host[uuid:{uuid}, managementIp:{managementIp}] "
+                        "through {libvirtUri}: {error}",
+                        uuid=uuid, managementIp=host['managementIp'],
+                        libvirtUri=host['libvirtUri'], error=e)) from None
     used_cpu, used_memory = capacity.host_used(ctx, uuid)
     with store.transaction():
         store.update("HostVO", uuid, {
@@ -127,8 +130,9 @@ def remove_host(ctx, uuid, mode):
                          " ON r.resourceUuid = v.uuid WHERE r.hostUuid = ? AND v.vmInstanceUuid"
                          " IS NULL", (uuid,))
     if volumes and mode != "Enforcing":
-        raise operr(f"host[uuid:{uuid}] still holds {len(volumes)} detached data volume(s); "
-                    f"delete or migrate them first, or use deleteMode=Enforcing")
+        raise operr(msg("host[uuid:{uuid}] still holds {count} detached data volume(s); delete "
+                        "or migrate them first, or use deleteMode=Enforcing",
+                        uuid=uuid, count=len(volumes)))
     for volume in volumes:
         remove_volume(ctx, volume["uuid"], mode)
     storages = [r[0] for r in store.rows("SELECT primaryStorageUuid FROM LocalStorageHostRefVO "
@@ -138,7 +142,7 @@ def remove_host(ctx, uuid, mode):
 
     stop_agent(ctx, uuid)
     common.delete(ctx, "HostVO", uuid, mode,
-                  dependents=(("VM", "VmInstanceVO", "hostUuid", remove_vm),),
+                  dependents=((msg("VM"), "VmInstanceVO", "hostUuid", remove_vm),),
                   refs=(("ImageCacheVO", "hostUuid"), ("LocalStorageResourceRefVO", "hostUuid"),
                         ("LocalStorageHostRefVO", "hostUuid")))
     with store.transaction():

@@ -2,6 +2,7 @@
 paths live on this machine. One place, so every service maps paths alike."""
 
 from .. import hypervisor
+from ..i18n import msg
 from ..errors import operr
 
 
@@ -33,7 +34,8 @@ def connected(ctx, host_uuid):
     host = ctx.store.get("HostVO", host_uuid)
     if host is None or host["status"] != "Connected":
         status = host["status"] if host else "gone"
-        raise operr(f"host[uuid:{host_uuid}] is {status}; reconnect it with ReconnectHost")
+        raise operr(msg("host[uuid:{host_uuid}] is {status}; reconnect it with ReconnectHost",
+                        host_uuid=host_uuid, status=status))
     return host
 
 
@@ -53,5 +55,5 @@ def plug_networks(ctx, host, vm_uuid):
         try:
             ensure(l2)
         except BridgeError as e:
-            raise operr(f"cannot prepare the network of L2[uuid:{l2['uuid']}] on "
-                        f"host[uuid:{host['uuid']}]: {e}") from None
+            raise operr(msg("cannot prepare the network of L2[uuid:{l2}] on host[uuid:{host}]: "
+                            "{error}", l2=l2['uuid'], host=host['uuid'], error=e)) from None

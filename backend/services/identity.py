@@ -3,6 +3,7 @@
 import os
 
 from .. import catalogue
+from ..i18n import msg
 from ..errors import ApiError, AUTH_FAILED, INVALID_SESSION
 from ..store.query import to_inventory
 from . import common
@@ -53,7 +54,7 @@ def log_in(ctx, p):
     store = ctx.store
     account = store.row("SELECT uuid, password FROM AccountVO WHERE name = ?", (p["accountName"],))
     if account is None or not verify_password(p["password"], account["password"]):
-        raise ApiError(AUTH_FAILED, "wrong account name or password")
+        raise ApiError(AUTH_FAILED, msg("wrong account name or password"))
     timeout = value(store, "identity", "session.timeout")
     most = value(store, "identity", "session.maxConcurrent")
     uuid = new_uuid()
@@ -89,10 +90,11 @@ def check_session(store, uuid, required):
     """The caller's session, or None for the local owner of $ZSTACK_HOME."""
     if not uuid:
         if required:
-            raise ApiError(INVALID_SESSION, "a session is required: log in with LogInByAccount")
+            raise ApiError(INVALID_SESSION, msg("a session is required: log in with "
+                                                "LogInByAccount"))
         return None
     row = store.get("SessionVO", uuid)
     if row is None or row["expiredDate"] < now():
-        raise ApiError(INVALID_SESSION, f"Session expired or not found: {uuid}; log in again "
-                                        f"with LogInByAccount")
+        raise ApiError(INVALID_SESSION, msg("Session expired or not found: {uuid}; log in again "
+                                            "with LogInByAccount", uuid=uuid))
     return row

@@ -1,5 +1,6 @@
 """Images on backup storage (SPEC §7): added from a path, file:// or http(s)://."""
 
+from ..i18n import msg
 from ..errors import argerr, operr
 from ..storage import StorageError, image_store
 from . import common
@@ -12,8 +13,9 @@ _FORMATS_OF = {"ISO": ("iso",), "RootVolumeTemplate": ("qcow2", "raw"),
 def add_image(ctx, p):
     media, fmt = p["mediaType"], p["format"]
     if fmt not in _FORMATS_OF[media]:
-        raise argerr(f"an image of mediaType[{media}] must be in format "
-                     f"[{', '.join(_FORMATS_OF[media])}], but {fmt} found")
+        raise argerr(msg("an image of mediaType[{media}] must be in format [{formats}], but "
+                         "{fmt} found",
+                         media=media, formats=', '.join(_FORMATS_OF[media]), fmt=fmt))
     store = ctx.store
     storages = [store.get("BackupStorageVO", uuid) for uuid in dict.fromkeys(
         p["backupStorageUuids"])]
@@ -31,7 +33,8 @@ def add_image(ctx, p):
         for bs in storages:
             result = image_store.import_image(
                 p["url"], bs["url"], uuid, fmt,
-                progress=lambda done, total: ctx.progress(f"AddImage {p['name']}", done, total))
+                progress=lambda done, total: ctx.progress(
+                    msg("AddImage {name}", name=p["name"]), done, total))
             with store.transaction():
                 store.insert("ImageBackupStorageRefVO", {
                     "imageUuid": uuid, "backupStorageUuid": bs["uuid"],
@@ -39,7 +42,8 @@ def add_image(ctx, p):
                     "lastOpDate": now()})
     except StorageError as e:
         remove_image(ctx, uuid)
-        raise operr(f"failed to add image[{p['name']}] from {p['url']}: {e}") from None
+        raise operr(msg("failed to add image[{name}] from {url}: {error}",
+                        name=p['name'], url=p['url'], error=e)) from None
     except BaseException:
         remove_image(ctx, uuid)
         raise
@@ -72,5 +76,6 @@ def install_path(ctx, image_uuid):
     ref = ctx.store.row("SELECT installPath FROM ImageBackupStorageRefVO WHERE imageUuid = ? "
                         "AND status = 'Ready' ORDER BY rowid LIMIT 1", (image_uuid,))
     if ref is None:
-        raise operr(f"image[uuid:{image_uuid}] has no ready copy on any backup storage")
+        raise operr(msg("image[uuid:{image_uuid}] has no ready copy on any backup storage",
+                        image_uuid=image_uuid))
     return ref["installPath"]

@@ -8,6 +8,7 @@ into UsedIpVO, whose unique (l3NetworkUuid, ipInLong) index is the last word.
 import ipaddress
 import random
 
+from ..i18n import msg
 from ..errors import argerr, operr
 from ..clock import new_uuid, now
 
@@ -24,7 +25,8 @@ def parse_ip(value, what):
     try:
         return ipaddress.IPv4Address(value)
     except ValueError:
-        raise argerr(f"{what}[{value}] is not a valid IPv4 address") from None
+        raise argerr(msg("{what}[{value}] is not a valid IPv4 address",
+                         what=what, value=value)) from None
 
 
 def check_range(start, end, netmask, gateway):
@@ -34,12 +36,13 @@ def check_range(start, end, netmask, gateway):
     try:
         network = ipaddress.IPv4Network(f"{start}/{netmask}", strict=False)
     except ValueError:
-        raise argerr(f"netmask[{netmask}] is not a valid netmask") from None
+        raise argerr(msg("netmask[{netmask}] is not a valid netmask", netmask=netmask)) from None
     if start > end:
-        raise argerr(f"startIp[{start}] is greater than endIp[{end}]")
+        raise argerr(msg("startIp[{start}] is greater than endIp[{end}]", start=start, end=end))
     for ip, what in ((end, "endIp"), (gateway, "gateway")):
         if ip not in network:
-            raise argerr(f"{what}[{ip}] is not in the network {network} of startIp[{start}]")
+            raise argerr(msg("{what}[{ip}] is not in the network {network} of startIp[{start}]",
+                             what=what, ip=ip, network=network, start=start))
     return network, start, end, gateway
 
 
@@ -78,7 +81,8 @@ def allocate(store, l3_uuid, strategy, used_for="VmNic", static_ip=None):
     ranges = store.rows("SELECT * FROM IpRangeVO WHERE l3NetworkUuid = ? ORDER BY "
                         "startIpInLong", (l3_uuid,))
     if not ranges:
-        raise operr(f"L3 network[uuid:{l3_uuid}] has no IP range; add one with AddIpRange")
+        raise operr(msg("L3 network[uuid:{l3_uuid}] has no IP range; add one with AddIpRange",
+                        l3_uuid=l3_uuid))
     chosen, address = None, None
     if static_ip is not None:
         address = to_long(str(parse_ip(static_ip, "staticIp")))
@@ -87,14 +91,14 @@ def allocate(store, l3_uuid, strategy, used_for="VmNic", static_ip=None):
                 chosen = rng
                 break
         if chosen is None:
-            raise argerr(f"the static IP[{static_ip}] is not in any IP range of the L3 "
-                         f"network[uuid:{l3_uuid}]")
+            raise argerr(msg("the static IP[{static_ip}] is not in any IP range of the L3 "
+                             "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
         if address == to_long(chosen["gateway"]):
-            raise argerr(f"the static IP[{static_ip}] is the gateway of the L3 "
-                         f"network[uuid:{l3_uuid}]")
+            raise argerr(msg("the static IP[{static_ip}] is the gateway of the L3 "
+                             "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
         if _used(store, l3_uuid, address, address):
-            raise operr(f"the static IP[{static_ip}] is already used in the L3 "
-                        f"network[uuid:{l3_uuid}]")
+            raise operr(msg("the static IP[{static_ip}] is already used in the L3 "
+                            "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
     else:
         order = list(ranges)
         if strategy == "RandomIpAllocatorStrategy":
@@ -105,7 +109,8 @@ def allocate(store, l3_uuid, strategy, used_for="VmNic", static_ip=None):
                 chosen = rng
                 break
         if chosen is None:
-            raise operr(f"no available IP address left in the L3 network[uuid:{l3_uuid}]")
+            raise operr(msg("no available IP address left in the L3 network[uuid:{l3_uuid}]",
+                            l3_uuid=l3_uuid))
     row = {"uuid": new_uuid(), "ipRangeUuid": chosen["uuid"], "l3NetworkUuid": l3_uuid,
            "ip": to_ip(address), "ipInLong": address, "gateway": chosen["gateway"],
            "netmask": chosen["netmask"], "usedFor": used_for, "vmNicUuid": None,
@@ -125,4 +130,4 @@ def new_mac(store):
         mac = "fa:" + ":".join(f"{b:02x}" for b in random.randbytes(5))
         if store.row("SELECT 1 FROM VmNicVO WHERE mac = ?", (mac,)) is None:
             return mac
-    raise operr("could not find a free MAC address")
+    raise operr(msg("could not find a free MAC address"))

@@ -1,5 +1,6 @@
 """Attaching network services of providers to L3 networks (SPEC §9)."""
 
+from ..i18n import msg
 from ..errors import argerr, operr
 from . import common
 from ..clock import now
@@ -11,8 +12,8 @@ def _provider(store, key):
                     (key, key))
     if row is None:
         names = ", ".join(r[0] for r in store.rows("SELECT type FROM NetworkServiceProviderVO"))
-        raise argerr(f"no network service provider[{key}] found; providers are [{names}] "
-                     f"(by type or uuid)")
+        raise argerr(msg("no network service provider[{key}] found; providers are [{names}] (by "
+                         "type or uuid)", key=key, names=names))
     return row
 
 
@@ -23,16 +24,17 @@ def _requests(store, services):
         if isinstance(types, str):
             types = [types]
         if not isinstance(types, (list, tuple)) or not all(isinstance(t, str) for t in types):
-            raise argerr(f"networkServices[{key}] must be a list of service types")
+            raise argerr(msg("networkServices[{key}] must be a list of service types", key=key))
         provider = _provider(store, str(key))
         offered = {r[0] for r in store.rows("SELECT type FROM NetworkServiceTypeVO WHERE "
                                             "networkServiceProviderUuid = ?",
                                             (provider["uuid"],))}
         for kind in types:
             if kind not in offered:
-                raise argerr(f"the network service provider[{provider['type']}] does not "
-                             f"provide the service[{kind}]; it provides "
-                             f"[{', '.join(sorted(offered))}]")
+                raise argerr(msg("the network service provider[{type}] does not provide the "
+                                 "service[{kind}]; it provides [{offered}]",
+                                 type=provider['type'], kind=kind,
+                                 offered=', '.join(sorted(offered))))
             out.append((provider, kind))
     return out
 
@@ -45,8 +47,8 @@ def attach(ctx, p):
         for provider, kind in wanted:
             if store.row("SELECT 1 FROM NetworkServiceL3NetworkRefVO WHERE l3NetworkUuid = ? AND "
                          "networkServiceType = ?", (l3, kind)):
-                raise operr(f"there has been a network service[{kind}] attached to L3 "
-                            f"network[uuid:{l3}]")
+                raise operr(msg("there has been a network service[{kind}] attached to L3 "
+                                "network[uuid:{l3}]", kind=kind, l3=l3))
             store.insert("NetworkServiceL3NetworkRefVO", {
                 "l3NetworkUuid": l3, "networkServiceProviderUuid": provider["uuid"],
                 "networkServiceType": kind, "createDate": now()})

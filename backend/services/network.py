@@ -2,6 +2,7 @@
 
 import ipaddress
 
+from ..i18n import msg
 from ..errors import argerr, operr
 from . import common, flat, ipam
 from ..clock import now
@@ -9,7 +10,7 @@ from ..clock import now
 
 def _create_l2(ctx, p, kind, vlan=None):
     if vlan is not None and not 1 <= vlan <= 4094:
-        raise argerr(f"vlan[{vlan}] must be between 1 and 4094")
+        raise argerr(msg("vlan[{vlan}] must be between 1 and 4094", vlan=vlan))
     row = {"name": p["name"], "description": p.get("description"), "zoneUuid": p["zoneUuid"],
            "physicalInterface": p["physicalInterface"], "type": kind, "vlan": vlan}
     return common.create(ctx, "L2NetworkVO", row, p)
@@ -26,13 +27,13 @@ def create_l2_vlan(ctx, p):
 def _same_zone(ctx, what, uuid, zone_uuid, cluster_uuid):
     cluster = ctx.store.get("ClusterVO", cluster_uuid)
     if cluster["zoneUuid"] != zone_uuid:
-        raise argerr(f"{what}[uuid:{uuid}] and cluster[uuid:{cluster_uuid}] are in different "
-                     f"zones")
+        raise argerr(msg("{what}[uuid:{uuid}] and cluster[uuid:{cluster_uuid}] are in different "
+                         "zones", what=what, uuid=uuid, cluster_uuid=cluster_uuid))
 
 
 def attach_l2(ctx, p):
     l2 = ctx.store.get("L2NetworkVO", p["l2NetworkUuid"])
-    _same_zone(ctx, "L2 network", l2["uuid"], l2["zoneUuid"], p["clusterUuid"])
+    _same_zone(ctx, msg("L2 network"), l2["uuid"], l2["zoneUuid"], p["clusterUuid"])
     with ctx.store.transaction():
         ctx.store.conn.execute("INSERT OR IGNORE INTO L2NetworkClusterRefVO (l2NetworkUuid, "
                                "clusterUuid, createDate) VALUES (?, ?, ?)",
@@ -53,7 +54,8 @@ def delete_l2(ctx, p):
 
 def remove_l2(ctx, uuid, mode):
     return common.delete(ctx, "L2NetworkVO", uuid, mode,
-                         dependents=(("L3 network", "L3NetworkVO", "l2NetworkUuid", remove_l3),),
+                         dependents=((msg("L3 network"), "L3NetworkVO", "l2NetworkUuid",
+                                      remove_l3),),
                          refs=(("L2NetworkClusterRefVO", "l2NetworkUuid"),))
 
 
@@ -72,7 +74,7 @@ def delete_l3(ctx, p):
 def remove_l3(ctx, uuid, mode):
     if ctx.store.get("L3NetworkVO", uuid) is None:
         return None
-    _refuse_if_nics(ctx, "l3NetworkUuid", uuid, f"L3 network[uuid:{uuid}]", mode)
+    _refuse_if_nics(ctx, "l3NetworkUuid", uuid, msg("L3 network[uuid:{uuid}]", uuid=uuid), mode)
     flat.remove_l3(ctx, uuid)
     with ctx.store.transaction():
         ctx.store.conn.execute("DELETE FROM NetworkServiceL3NetworkRefVO WHERE l3NetworkUuid = ?",
@@ -95,9 +97,10 @@ def _refuse_if_nics(ctx, column, uuid, what, mode):
         return
     if mode != "Enforcing":
         vms = sorted({n["vmInstanceUuid"] for n in nics})
-        raise operr(f"{what} is still used by {len(nics)} VM NIC(s) of VM(s) "
-                    f"[{', '.join(vms[:5])}{', ...' if len(vms) > 5 else ''}]; delete the VMs "
-                    f"first, or use deleteMode=Enforcing to remove those NICs")
+        raise operr(msg("{what} is still used by {count} VM NIC(s) of VM(s) [{vms}{more}]; "
+                        "delete the VMs first, or use deleteMode=Enforcing to remove those NICs",
+                        what=what, count=len(nics), vms=', '.join(vms[:5]),
+                        more=', ...' if len(vms) > 5 else ''))
     with ctx.store.transaction():
         for nic in nics:
             ctx.store.delete("VmNicVO", nic["uuid"])
@@ -120,13 +123,16 @@ def _add_range(ctx, p, start, end, netmask, gateway, cidr):
     with ctx.store.transaction():
         clash = ipam.overlapping(ctx.store, uuid, start_ip, end_ip)
         if clash:
-            raise argerr(f"the IP range [{start_ip}, {end_ip}] overlaps the IP range"
-                         f"[uuid:{clash['uuid']}, name:{clash['name']}] of the L3 network")
+            raise argerr(msg("the IP range [{start_ip}, {end_ip}] overlaps the IP "
+                             "range[uuid:{clash}, name:{name}] of the L3 network",
+                             start_ip=start_ip, end_ip=end_ip, clash=clash['uuid'],
+                             name=clash['name']))
         other = ctx.store.row("SELECT gateway, netmask FROM IpRangeVO WHERE l3NetworkUuid = ?",
                               (uuid,))
         if other and (other["gateway"], other["netmask"]) != (row["gateway"], row["netmask"]):
-            raise argerr(f"all IP ranges of an L3 network share one gateway and netmask; this "
-                         f"one has {other['gateway']}/{other['netmask']}")
+            raise argerr(msg("all IP ranges of an L3 network share one gateway and netmask; this "
+                             "one has {gateway}/{netmask}",
+                             gateway=other['gateway'], netmask=other['netmask']))
         return common.create(ctx, "IpRangeVO", row, p)
 
 
@@ -138,10 +144,11 @@ def add_ip_range_by_cidr(ctx, p):
     try:
         network = ipaddress.IPv4Network(p["networkCidr"], strict=False)
     except ValueError:
-        raise argerr(f"networkCidr[{p['networkCidr']}] is not a valid IPv4 CIDR") from None
+        raise argerr(msg("networkCidr[{networkCidr}] is not a valid IPv4 CIDR",
+                         networkCidr=p['networkCidr'])) from None
     if network.num_addresses < 4:
-        raise argerr(f"networkCidr[{p['networkCidr']}] is too small: it needs room for a "
-                     f"gateway and addresses")
+        raise argerr(msg("networkCidr[{networkCidr}] is too small: it needs room for a gateway "
+                         "and addresses", networkCidr=p['networkCidr']))
     hosts = list(network.hosts()) if network.num_addresses <= 256 else None
     first = hosts[0] if hosts else network.network_address + 1
     last = hosts[-1] if hosts else network.broadcast_address - 1
@@ -153,7 +160,8 @@ def delete_ip_range(ctx, p):
     uuid = p["uuid"]
     if ctx.store.get("IpRangeVO", uuid) is None:
         return None
-    _refuse_if_nics(ctx, "ipRangeUuid", uuid, f"IP range[uuid:{uuid}]", p["deleteMode"])
+    _refuse_if_nics(ctx, "ipRangeUuid", uuid, msg("IP range[uuid:{uuid}]", uuid=uuid),
+                    p["deleteMode"])
     l3_uuid = ctx.store.get("IpRangeVO", uuid)["l3NetworkUuid"]
     dhcp_moves = flat.dhcp_ip_in_range(ctx, l3_uuid, uuid)
     if dhcp_moves:

@@ -1,14 +1,16 @@
 """Instance and disk offerings."""
 
+from ..i18n import msg
 from ..errors import argerr
 from . import common
 
 
 def create_instance_offering(ctx, p):
     if p["cpuNum"] < 1:
-        raise argerr(f"cpuNum must be at least 1, but {p['cpuNum']} found")
+        raise argerr(msg("cpuNum must be at least 1, but {cpuNum} found", cpuNum=p['cpuNum']))
     if p["memorySize"] < 16 << 20:
-        raise argerr(f"memorySize must be at least 16M, but {p['memorySize']} bytes found")
+        raise argerr(msg("memorySize must be at least 16M, but {memorySize} bytes found",
+                         memorySize=p['memorySize']))
     row = {"name": p["name"], "description": p.get("description"), "cpuNum": p["cpuNum"],
            "cpuSpeed": p["cpuSpeed"], "memorySize": p["memorySize"], "type": "UserVm",
            "allocatorStrategy": p["allocatorStrategy"], "sortKey": p["sortKey"],
@@ -22,7 +24,8 @@ def delete_instance_offering(ctx, p):
 
 def create_disk_offering(ctx, p):
     if p["diskSize"] < 1 << 20:
-        raise argerr(f"diskSize must be at least 1M, but {p['diskSize']} bytes found")
+        raise argerr(msg("diskSize must be at least 1M, but {diskSize} bytes found",
+                         diskSize=p['diskSize']))
     row = {"name": p["name"], "description": p.get("description"), "diskSize": p["diskSize"],
            "type": "zstack", "allocatorStrategy": "DefaultPrimaryStorageAllocationStrategy",
            "sortKey": p["sortKey"], "state": "Enabled"}

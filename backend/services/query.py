@@ -1,6 +1,7 @@
 """The one handler behind every Query* API."""
 
 from .. import catalogue
+from ..i18n import msg
 from ..errors import argerr
 from ..store import query
 
@@ -13,13 +14,14 @@ def _condition(c):
     else:
         name, op, value = c
     if not name or op not in _OPERATORS or value is None:
-        raise argerr(f"invalid query condition[{c}]: expected name, op (one of "
-                     f"{' '.join(_OPERATORS)}) and value")
+        raise argerr(msg("invalid query condition[{c}]: expected name, op (one of {operators}) "
+                         "and value", c=c, operators=' '.join(_OPERATORS)))
     name, value = str(name), str(value)
     try:
         (name + value).encode("utf-8")
     except UnicodeEncodeError:
-        raise argerr(f"invalid query condition[{name!r}]: not valid UTF-8 text") from None
+        raise argerr(msg("invalid query condition[{name}]: not valid UTF-8 text",
+                         name=repr(name))) from None
     return query.Condition(name, op, value)
 
 

@@ -2,6 +2,7 @@
 
 import os
 
+from ..i18n import msg
 from ..errors import argerr, operr
 from ..storage import StorageError, image_store, local
 from . import common, hosts
@@ -12,7 +13,7 @@ from ..clock import now
 def _absolute(url):
     path = url[len("file://"):] if url.startswith("file://") else url
     if not os.path.isabs(path):
-        raise argerr(f"url[{url}] must be an absolute path")
+        raise argerr(msg("url[{url}] must be an absolute path", url=url))
     return os.path.normpath(path)
 
 
@@ -31,7 +32,8 @@ def prepare_host(ctx, ps, host):
         os.makedirs(root, exist_ok=True)
         total, available = local.capacity(root)
     except (OSError, StorageError) as e:
-        raise operr(f"cannot use {ps['url']} on host[uuid:{host['uuid']}]: {e}") from None
+        raise operr(msg("cannot use {url} on host[uuid:{host}]: {error}",
+                        url=ps['url'], host=host['uuid'], error=e)) from None
     stamp = now()
     with ctx.store.transaction():
         ctx.store.conn.execute(
@@ -51,8 +53,8 @@ def attach_primary_storage(ctx, p):
     ps = store.get("PrimaryStorageVO", p["primaryStorageUuid"])
     cluster = store.get("ClusterVO", p["clusterUuid"])
     if cluster["zoneUuid"] != ps["zoneUuid"]:
-        raise argerr(f"primary storage[uuid:{ps['uuid']}] and cluster[uuid:{cluster['uuid']}] "
-                     f"are in different zones")
+        raise argerr(msg("primary storage[uuid:{ps}] and cluster[uuid:{cluster}] are in "
+                         "different zones", ps=ps['uuid'], cluster=cluster['uuid']))
     for host in store.rows("SELECT * FROM HostVO WHERE clusterUuid = ?", (cluster["uuid"],)):
         prepare_host(ctx, ps, dict(host))
     with store.transaction():
@@ -68,8 +70,10 @@ def detach_primary_storage(ctx, p):
                        "h.uuid = r.hostUuid WHERE r.primaryStorageUuid = ? AND h.clusterUuid = ?",
                        (p["primaryStorageUuid"], p["clusterUuid"]))
     if used:
-        raise operr(f"primary storage[uuid:{p['primaryStorageUuid']}] still holds {used} "
-                    f"volume(s) or snapshot(s) on hosts of cluster[uuid:{p['clusterUuid']}]")
+        raise operr(msg("primary storage[uuid:{primaryStorageUuid}] still holds {used} volume(s) "
+                        "or snapshot(s) on hosts of cluster[uuid:{clusterUuid}]",
+                        primaryStorageUuid=p['primaryStorageUuid'], used=used,
+                        clusterUuid=p['clusterUuid']))
     with store.transaction():
         store.conn.execute("DELETE FROM PrimaryStorageClusterRefVO WHERE primaryStorageUuid = ? "
                            "AND clusterUuid = ?", (p["primaryStorageUuid"], p["clusterUuid"]))
@@ -87,7 +91,7 @@ def remove_primary_storage(ctx, uuid, mode):
     if store.get("PrimaryStorageVO", uuid) is None:
         return None
     common.delete(ctx, "PrimaryStorageVO", uuid, mode,
-                  dependents=(("volume", "VolumeVO", "primaryStorageUuid", remove_volume),),
+                  dependents=((msg("volume"), "VolumeVO", "primaryStorageUuid", remove_volume),),
                   refs=(("PrimaryStorageClusterRefVO", "primaryStorageUuid"),
                         ("ImageCacheVO", "primaryStorageUuid"),
                         ("LocalStorageResourceRefVO", "primaryStorageUuid"),
@@ -112,14 +116,14 @@ def add_sftp_backup_storage(ctx, p):
     from .. import hypervisor
 
     if not hypervisor.is_local_address(p["hostname"]):
-        raise operr(f"backup storage on a remote host[{p['hostname']}] is not supported yet; "
-                    f"use a directory of this machine (hostname=127.0.0.1)")
+        raise operr(msg("backup storage on a remote host[{hostname}] is not supported yet; use a "
+                        "directory of this machine (hostname=127.0.0.1)", hostname=p['hostname']))
     url = _absolute(p["url"])
     try:
         os.makedirs(url, exist_ok=True)
         total, available = image_store.capacity(url)
     except (OSError, StorageError) as e:
-        raise operr(f"cannot use the directory {url}: {e}") from None
+        raise operr(msg("cannot use the directory {url}: {error}", url=url, error=e)) from None
     row = {"name": p["name"], "description": p.get("description"), "url": url,
            "hostname": p["hostname"], "username": p["username"], "password": p.get("password"),
            "sshPort": p["sshPort"], "type": "SftpBackupStorage", "state": "Enabled",
@@ -152,8 +156,9 @@ def delete_backup_storage(ctx, p):
     images = store.rows("SELECT imageUuid AS uuid, installPath AS name FROM "
                         "ImageBackupStorageRefVO WHERE backupStorageUuid = ?", (uuid,))
     if images and p["deleteMode"] != "Enforcing":
-        raise operr(f"backup storage[uuid:{uuid}] still keeps {len(images)} image(s); delete "
-                    f"them first, or use deleteMode=Enforcing to delete them too")
+        raise operr(msg("backup storage[uuid:{uuid}] still keeps {count} image(s); delete them "
+                        "first, or use deleteMode=Enforcing to delete them too",
+                        uuid=uuid, count=len(images)))
     for image in images:
         remove_image(ctx, image["uuid"])
     return common.delete(ctx, "BackupStorageVO", uuid, p["deleteMode"],

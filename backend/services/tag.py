@@ -1,6 +1,7 @@
 """The tag APIs (SPEC §8)."""
 
 from .. import catalogue
+from ..i18n import msg
 from ..errors import argerr, operr
 from ..store.query import to_inventory
 from . import tags
@@ -10,10 +11,12 @@ from ..clock import now
 def _check_resource(ctx, resource_type, resource_uuid):
     resource = catalogue.RESOURCES.get(resource_type)
     if resource is None or not resource.tags:
-        raise argerr(f"no resource type[{resource_type}] found in tag system")
+        raise argerr(msg("no resource type[{resource_type}] found in tag system",
+                         resource_type=resource_type))
     if not ctx.store.exists(resource_type, resource_uuid):
-        raise argerr(f"no resource[uuid:{resource_uuid}, type:{resource_type}] found; the uuid "
-                     f"does not name a {resource_type}")
+        raise argerr(msg("no resource[uuid:{resource_uuid}, type:{resource_type}] found; the "
+                         "uuid does not name a {resource_type}",
+                         resource_uuid=resource_uuid, resource_type=resource_type))
 
 
 def _create(ctx, p, table):
@@ -43,7 +46,8 @@ def update_system_tag(ctx, p):
     store = ctx.store
     row = store.get("SystemTagVO", p["uuid"])
     if row["inherent"]:
-        raise operr(f"tag[uuid:{p['uuid']}] is an inherent system tag, can not be updated")
+        raise operr(msg("tag[uuid:{uuid}] is an inherent system tag, can not be updated",
+                        uuid=p['uuid']))
     tag = tags.normalize(p["tag"])
     tags.check_system_tag(row["resourceType"], tag)
     with store.transaction():
@@ -57,7 +61,8 @@ def delete_tag(ctx, p):
         row = store.get("SystemTagVO", p["uuid"])
         if row is not None:
             if row["inherent"]:
-                raise operr(f"tag[uuid:{p['uuid']}] is an inherent system tag, can not be removed")
+                raise operr(msg("tag[uuid:{uuid}] is an inherent system tag, can not be removed",
+                                uuid=p['uuid']))
             store.delete("SystemTagVO", p["uuid"])
         else:
             store.delete("UserTagVO", p["uuid"])

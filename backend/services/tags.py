@@ -3,6 +3,7 @@
 import re
 
 from .. import catalogue
+from ..i18n import msg
 from ..errors import argerr
 from ..clock import new_uuid, now
 
@@ -44,9 +45,11 @@ def match(resource_type, tag):
 def check_system_tag(resource_type, tag, by_user=True):
     pattern, tokens = match(resource_type, tag)
     if pattern is None:
-        raise argerr(f"no system tag matches[{tag}] for resourceType[{resource_type}]")
+        raise argerr(msg("no system tag matches[{tag}] for resourceType[{resource_type}]",
+                         tag=tag, resource_type=resource_type))
     if by_user and pattern.inherent:
-        raise argerr(f"tag[{tag}] is an inherent system tag, only the system can create it")
+        raise argerr(msg("tag[{tag}] is an inherent system tag, only the system can create it",
+                         tag=tag))
     if pattern.check:
         problem = pattern.check(tokens)
         if problem:

@@ -9,6 +9,7 @@ and the records are removed, so a failed create leaves nothing behind.
 
 from .. import hypervisor
 from ..hypervisor.domain import domain_xml
+from ..i18n import msg
 from ..errors import ApiError, argerr, operr
 from ..storage import StorageError, layout, local
 from . import common, config, flat, hosts, ipam, tags, vm_spec, vm_state
@@ -16,23 +17,21 @@ from .imagecache import ensure_cache
 from ..clock import new_uuid, now
 from .capacity import recount_host, release, reserve
 
-NO_DEFAULT_L3 = ("there are more than one L3 network specified in l3NetworkUuids, but "
-                 "defaultL3NetworkUuid is null")
-
-
 def _check_networks(p):
     l3s = p["l3NetworkUuids"]
     duplicates = sorted({u for u in l3s if l3s.count(u) > 1})
     if duplicates:
-        raise operr(f"duplicate L3 network uuid[{', '.join(duplicates)}] in l3NetworkUuids")
+        raise operr(msg("duplicate L3 network uuid[{duplicates}] in l3NetworkUuids",
+                        duplicates=', '.join(duplicates)))
     default = p.get("defaultL3NetworkUuid")
     if default is None:
         if len(l3s) > 1:
-            raise argerr(NO_DEFAULT_L3)
+            raise argerr(msg("there are more than one L3 network specified in l3NetworkUuids, "
+                             "but defaultL3NetworkUuid is null"))
         default = l3s[0]
     elif default not in l3s:
-        raise argerr(f"the default L3 network[uuid:{default}] is not in l3NetworkUuids "
-                     f"[{', '.join(l3s)}]")
+        raise argerr(msg("the default L3 network[uuid:{default}] is not in l3NetworkUuids "
+                         "[{l3s}]", default=default, l3s=', '.join(l3s)))
     return default
 
 
@@ -46,8 +45,8 @@ def _check_tags(ctx, p, name):
         pattern, tokens = tags.check_system_tag("VmInstanceVO", tag)
         if pattern.format.startswith("staticIp::"):
             if tokens["l3Uuid"] not in p["l3NetworkUuids"]:
-                raise argerr(f"the L3 network[uuid:{tokens['l3Uuid']}] of the tag[{tag}] is not "
-                             f"in l3NetworkUuids")
+                raise argerr(msg("the L3 network[uuid:{l3Uuid}] of the tag[{tag}] is not in "
+                                 "l3NetworkUuids", l3Uuid=tokens['l3Uuid'], tag=tag))
             static[tokens["l3Uuid"]] = tokens["ip"]
         elif pattern.format.startswith("hostname::"):
             hostname = tokens["name"]
@@ -58,11 +57,12 @@ def _check_tags(ctx, p, name):
                 "t.resourceUuid WHERE t.tag = ? AND n.l3NetworkUuid = ?",
                 (f"hostname::{hostname}", l3))
             if clash:
-                raise argerr(f"the hostname[{hostname}] is already used by the "
-                             f"VM[uuid:{clash[0]}] on the L3 network[uuid:{l3}]")
+                raise argerr(msg("the hostname[{hostname}] is already used by the "
+                                 "VM[uuid:{clash}] on the L3 network[uuid:{l3}]",
+                                 hostname=hostname, clash=clash[0], l3=l3))
     if config.value(ctx.store, "vm", "uniqueVmName") == "true" and ctx.store.row(
             "SELECT 1 FROM VmInstanceVO WHERE name = ? AND state != 'Destroyed'", (name,)):
-        raise argerr(f"a VM named [{name}] already exists (vm/uniqueVmName is true)")
+        raise argerr(msg("a VM named [{name}] already exists (vm/uniqueVmName is true)", name=name))
     return system_tags, static
 
 
@@ -70,17 +70,19 @@ def create_vm(ctx, p):
     store = ctx.store
     image = store.get("ImageVO", p["imageUuid"])
     if image["mediaType"] not in ("RootVolumeTemplate", "ISO"):
-        raise argerr(f"the image[uuid:{image['uuid']}] is a {image['mediaType']}; a VM needs an "
-                     f"image of mediaType RootVolumeTemplate or ISO")
+        raise argerr(msg("the image[uuid:{image}] is a {mediaType}; a VM needs an image of "
+                         "mediaType RootVolumeTemplate or ISO",
+                         image=image['uuid'], mediaType=image['mediaType']))
     if image["status"] != "Ready":
-        raise operr(f"the image[uuid:{image['uuid']}] is {image['status']}, not Ready")
+        raise operr(msg("the image[uuid:{image}] is {status}, not Ready",
+                        image=image['uuid'], status=image['status']))
     is_iso = image["mediaType"] == "ISO"
     root_offering = None
     if p.get("rootDiskOfferingUuid"):
         root_offering = store.get("DiskOfferingVO", p["rootDiskOfferingUuid"])
     elif is_iso:
-        raise argerr("rootDiskOfferingUuid is required when the image is an ISO: it sizes "
-                     "the disk the ISO installs to")
+        raise argerr(msg("rootDiskOfferingUuid is required when the image is an ISO: it sizes "
+                         "the disk the ISO installs to"))
     default_l3 = _check_networks(p)
     system_tags, static = _check_tags(ctx, p, p["name"])
     offering = store.get("InstanceOfferingVO", p["instanceOfferingUuid"])
@@ -103,7 +105,8 @@ def create_vm(ctx, p):
     except BaseException as e:
         _undo_create(ctx, vm_uuid, host, records)
         if isinstance(e, (StorageError, hypervisor.HypervisorError)):
-            raise operr(f"failed to create the VM[name:{p['name']}]: {e}") from None
+            raise operr(msg("failed to create the VM[name:{name}]: {error}",
+                            name=p['name'], error=e)) from None
         raise
     return common.inventory(ctx, "VmInstanceVO", vm_uuid)
 
@@ -121,7 +124,8 @@ def _record(ctx, p, vm_uuid, image, offering, host, ps, default_l3, root_size,
     volumes = []
     with store.transaction():
         if store.exists("VmInstanceVO", vm_uuid):
-            raise argerr(f"resource[uuid:{vm_uuid}, type:VmInstanceVO] already exists")
+            raise argerr(msg("resource[uuid:{vm_uuid}, type:VmInstanceVO] already exists",
+                             vm_uuid=vm_uuid))
         store.insert("VmInstanceVO", {
             "uuid": vm_uuid, "name": p["name"], "description": p.get("description"),
             "zoneUuid": host["zoneUuid"], "clusterUuid": host["clusterUuid"],
@@ -281,9 +285,11 @@ def start_vm(ctx, p):
     host = hosts.connected(ctx, vm["hostUuid"])
     if (host["availableMemoryCapacity"] < vm["memorySize"]
             or host["availableCpuCapacity"] < vm["cpuNum"]):
-        raise operr(f"host[uuid:{host['uuid']}] has not enough free CPU or memory for the "
-                    f"VM[uuid:{uuid}] (local storage ties the VM to this host)")
-    with vm_state.transition(ctx, uuid, "StartVmInstance", "Starting", "Running", "start"):
+        raise operr(msg("host[uuid:{host}] has not enough free CPU or memory for the "
+                        "VM[uuid:{uuid}] (local storage ties the VM to this host)",
+                        host=host['uuid'], uuid=uuid))
+    with vm_state.transition(ctx, uuid, "StartVmInstance", "Starting", "Running",
+                             msg("start")):
         _ensure_volumes(ctx, uuid, host)
         hosts.plug_networks(ctx, host, uuid)
         drv = hosts.driver(ctx, host)
@@ -304,14 +310,15 @@ def _ensure_volumes(ctx, vm_uuid, host):
     image = store.get("ImageVO", vm["imageUuid"])
     ps = store.get("PrimaryStorageVO", pending[0]["primaryStorageUuid"])
     if image is None:
-        raise operr(f"the image[uuid:{vm['imageUuid']}] of the VM was deleted before its "
-                    f"disks were made")
+        raise operr(msg("the image[uuid:{imageUuid}] of the VM was deleted before its disks were "
+                        "made", imageUuid=vm['imageUuid']))
     _build(ctx, vm_uuid, image, host, ps, [dict(r) for r in pending], "JustCreate")
 
 
 def stop_vm(ctx, p):
     uuid = p["uuid"]
-    with vm_state.transition(ctx, uuid, "StopVmInstance", "Stopping", "Stopped", "stop") as vm:
+    with vm_state.transition(ctx, uuid, "StopVmInstance", "Stopping", "Stopped",
+                             msg("stop")) as vm:
         host = ctx.store.get("HostVO", vm["hostUuid"])
         hosts.driver(ctx, host).stop(uuid, force=p["type"] == "cold")
     flat.sync_vm(ctx, uuid)
@@ -323,7 +330,7 @@ def reboot_vm(ctx, p):
 
     uuid = p["uuid"]
     with vm_state.transition(ctx, uuid, "RebootVmInstance", "Rebooting", "Running",
-                             "reboot") as vm:
+                             msg("reboot")) as vm:
         drv = hosts.driver(ctx, ctx.store.get("HostVO", vm["hostUuid"]))
         end_install_boot(ctx, uuid)
         if live_boot_order(drv.xml(uuid)) == vm_spec.boot_order(ctx, uuid):
@@ -342,7 +349,7 @@ def destroy_vm(ctx, p):
     if vm is None or vm["state"] == "Destroyed":
         return None
     with vm_state.transition(ctx, uuid, "DestroyVmInstance", "Destroying", "Destroyed",
-                             "destroy"):
+                             msg("destroy")):
         host = ctx.store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
         if host is not None:
             drv = hosts.driver(ctx, host)

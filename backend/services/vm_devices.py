@@ -2,6 +2,7 @@
 
 from .. import hypervisor
 from ..catalogue.vm import BOOT_DEVICES
+from ..i18n import msg
 from ..errors import argerr, operr
 from ..hypervisor.domain import cdrom_xml
 from . import common, hosts, tags, vm_spec, vm_state
@@ -13,11 +14,13 @@ def attach_iso(ctx, p):
     vm_uuid, iso_uuid = p["vmInstanceUuid"], p["isoUuid"]
     iso = store.get("ImageVO", iso_uuid)
     if iso["mediaType"] != "ISO":
-        raise argerr(f"the image[uuid:{iso_uuid}] is a {iso['mediaType']}, not an ISO")
+        raise argerr(msg("the image[uuid:{iso_uuid}] is a {mediaType}, not an ISO",
+                         iso_uuid=iso_uuid, mediaType=iso['mediaType']))
     vm = vm_state.claim(ctx, vm_uuid, "AttachIsoToVmInstance")
     current = vm_spec.attached_iso(ctx, vm_uuid)
     if current:
-        raise operr(f"VM[uuid:{vm_uuid}] already has an ISO[uuid:{current}] attached")
+        raise operr(msg("VM[uuid:{vm_uuid}] already has an ISO[uuid:{current}] attached",
+                        vm_uuid=vm_uuid, current=current))
     host = hosts.connected(ctx, vm["hostUuid"])
     ps = store.get("PrimaryStorageVO", store.get("VolumeVO", vm["rootVolumeUuid"])
                    ["primaryStorageUuid"])
@@ -47,14 +50,16 @@ def _change_media(ctx, host, vm_uuid, path):
     try:
         hosts.driver(ctx, host).change_media(vm_uuid, cdrom_xml(path))
     except hypervisor.HypervisorError as e:
-        raise operr(f"failed to change the CD-ROM of the VM[uuid:{vm_uuid}]: {e}") from None
+        raise operr(msg("failed to change the CD-ROM of the VM[uuid:{vm_uuid}]: {error}",
+                        vm_uuid=vm_uuid, error=e)) from None
 
 
 def set_boot_order(ctx, p):
     order = [d.strip() for d in p.get("bootOrder") or () if d.strip()]
     for device in order:
         if device not in BOOT_DEVICES:
-            raise argerr(f"invalid boot device[{device}] in boot order[{', '.join(order)}]")
+            raise argerr(msg("invalid boot device[{device}] in boot order[{order}]",
+                             device=device, order=', '.join(order)))
     store = ctx.store
     with store.transaction():
         store.conn.execute("DELETE FROM SystemTagVO WHERE resourceUuid = ? AND tag LIKE "
@@ -75,7 +80,8 @@ def console_address(ctx, p):
     try:
         protocol, port = hosts.driver(ctx, host).graphics(p["uuid"])
     except hypervisor.HypervisorError as e:
-        raise operr(f"cannot read the console of the VM[uuid:{p['uuid']}]: {e}") from None
+        raise operr(msg("cannot read the console of the VM[uuid:{uuid}]: {error}",
+                        uuid=p['uuid'], error=e)) from None
     return {"hostIp": host["managementIp"], "port": port, "protocol": protocol}
 
 

@@ -1,6 +1,7 @@
 """Where a new VM goes, and the domain description of a VM built from its
 records (handed to the one pure XML function of the hypervisor layer)."""
 
+from ..i18n import msg
 from ..errors import operr
 from ..network.bridge import bridge_name
 from . import config, tags
@@ -40,26 +41,28 @@ def choose_host(ctx, p, cpu, memory, disk, l3_uuids, reserve_compute):
     fitting = [h for h in candidates if h["diskFree"] >= disk and (not reserve_compute or (
         h["availableCpuCapacity"] >= cpu and h["availableMemoryCapacity"] >= memory))]
     if not fitting:
-        raise operr(f"no host has enough capacity for the VM: it needs {cpu} CPU(s), "
-                    f"{memory} bytes of memory and {disk} bytes of local storage; "
-                    f"{len(candidates)} host(s) qualify otherwise")
+        raise operr(msg("no host has enough capacity for the VM: it needs {cpu} CPU(s), {memory} "
+                        "bytes of memory and {disk} bytes of local storage; {count} host(s) "
+                        "qualify otherwise",
+                        cpu=cpu, memory=memory, disk=disk, count=len(candidates)))
     return fitting[0]
 
 
 def _why_no_host(ctx, p, l3_uuids):
     store = ctx.store
     scope = next((f"{k}={p[k]}" for k in ("hostUuid", "clusterUuid", "zoneUuid") if p.get(k)),
-                 "any zone")
+                 msg("any zone"))
     if not store.value("SELECT COUNT(*) FROM HostVO WHERE status = 'Connected' AND state = "
                        "'Enabled'"):
-        return "no host found for the VM: there is no Connected and Enabled host; add one " \
-               "with AddKVMHost"
+        return msg("no host found for the VM: there is no Connected and Enabled host; add one "
+                   "with AddKVMHost")
     if not store.value("SELECT COUNT(*) FROM PrimaryStorageClusterRefVO"):
-        return "no host found for the VM: no primary storage is attached to any cluster; " \
-               "use AddLocalPrimaryStorage and AttachPrimaryStorageToCluster"
-    return (f"no host found for the VM in {scope}: a host must be Connected and Enabled, in a "
-            f"cluster attached to the L2 networks of every L3 network "
-            f"[{', '.join(l3_uuids)}] (AttachL2NetworkToCluster) and to local primary storage")
+        return msg("no host found for the VM: no primary storage is attached to any cluster; "
+                   "use AddLocalPrimaryStorage and AttachPrimaryStorageToCluster")
+    return msg("no host found for the VM in {scope}: a host must be Connected and Enabled, in a "
+               "cluster attached to the L2 networks of every L3 network [{l3s}] "
+               "(AttachL2NetworkToCluster) and to local primary storage",
+               scope=scope, l3s=", ".join(l3_uuids))
 
 
 _UNKNOWN = object()

@@ -2,6 +2,7 @@
 atomically, and reconciling records with what the hypervisor says (SPEC §7.2)."""
 
 from .. import catalogue
+from ..i18n import msg
 from ..errors import ApiError, VM_STATE, operr
 from ..clock import now
 
@@ -11,10 +12,12 @@ FROM_HYPERVISOR = {"Running": "Running", "Paused": "Paused", "Stopped": "Stopped
 
 
 def state_error(uuid, state, operation, allowed):
-    details = (f"current vm instance state[{state}] doesn't allow to proceed message"
-               f"[API{operation}Msg], allowed states are [{', '.join(allowed)}]")
+    details = msg("current vm instance state[{state}] doesn't allow to proceed message"
+                  "[API{operation}Msg], allowed states are [{allowed}]",
+                  state=state, operation=operation, allowed=", ".join(allowed))
     cause = ApiError(VM_STATE, details)
-    return operr(f"the VM[uuid:{uuid}] is {state}: {details}", cause)
+    return operr(msg("the VM[uuid:{uuid}] is {state}: {details}",
+                     uuid=uuid, state=state, details=details), cause)
 
 
 def claim(ctx, uuid, operation, to_state=None):
@@ -33,7 +36,7 @@ def claim(ctx, uuid, operation, to_state=None):
 
 
 class transition:
-    """``with transition(ctx, uuid, "StopVmInstance", "Stopping", "Stopped", "stop") as vm:``
+    """``with transition(ctx, uuid, "StopVmInstance", "Stopping", "Stopped", msg("stop")) as vm:``
 
     Claims the VM (its state must allow the operation) and shows ``during``
     while the body talks to the host; then ``after``. If the body fails, the
@@ -60,7 +63,8 @@ class transition:
         from ..storage import StorageError
 
         if isinstance(exc, (HypervisorError, StorageError)):
-            raise operr(f"failed to {self.verb} the VM[uuid:{self.uuid}]: {exc}") from None
+            raise operr(msg("failed to {verb} the VM[uuid:{uuid}]: {error}",
+                            verb=self.verb, uuid=self.uuid, error=exc)) from None
         return False
 
 

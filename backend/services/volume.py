@@ -2,6 +2,7 @@
 
 from .. import hypervisor
 from ..hypervisor.domain import disk_xml
+from ..i18n import msg
 from ..errors import argerr, operr
 from ..storage import StorageError, layout, local
 from . import common, hosts, tags, vm_state
@@ -30,21 +31,24 @@ def attach_data_volume(ctx, p):
     volume = store.get("VolumeVO", p["volumeUuid"])
     vm_uuid = p["vmInstanceUuid"]
     if volume["type"] != "Data":
-        raise argerr(f"the volume[uuid:{volume['uuid']}] is a {volume['type']} volume; only "
-                     f"data volumes can be attached")
+        raise argerr(msg("the volume[uuid:{volume}] is a {type} volume; only data volumes can be "
+                         "attached", volume=volume['uuid'], type=volume['type']))
     if volume["vmInstanceUuid"]:
-        raise operr(f"the data volume[uuid:{volume['uuid']}] is already attached to the "
-                    f"VM[uuid:{volume['vmInstanceUuid']}]")
+        raise operr(msg("the data volume[uuid:{volume}] is already attached to the "
+                        "VM[uuid:{vmInstanceUuid}]",
+                        volume=volume['uuid'], vmInstanceUuid=volume['vmInstanceUuid']))
     if volume["status"] not in ("Ready", "NotInstantiated"):
-        raise operr(f"the data volume[uuid:{volume['uuid']}] is {volume['status']}; it can be "
-                    f"attached once Ready")
+        raise operr(msg("the data volume[uuid:{volume}] is {status}; it can be attached once "
+                        "Ready", volume=volume['uuid'], status=volume['status']))
     vm = vm_state.claim(ctx, vm_uuid, "AttachDataVolumeToVm")
     host = hosts.connected(ctx, vm["hostUuid"])
     root = store.get("VolumeVO", vm["rootVolumeUuid"])
     if volume["status"] == "Ready" and host_of(ctx, volume["uuid"]) != host["uuid"]:
-        raise operr(f"the data volume[uuid:{volume['uuid']}] is on host"
-                    f"[uuid:{host_of(ctx, volume['uuid'])}] but the VM[uuid:{vm_uuid}] is on "
-                    f"host[uuid:{host['uuid']}]; move it with LocalStorageMigrateVolume first")
+        raise operr(msg("the data volume[uuid:{volume}] is on host[uuid:{src_host}] but the "
+                        "VM[uuid:{vm_uuid}] is on host[uuid:{host}]; move it with "
+                        "LocalStorageMigrateVolume first",
+                        volume=volume['uuid'], src_host=host_of(ctx, volume['uuid']),
+                        vm_uuid=vm_uuid, host=host['uuid']))
     if volume["status"] == "NotInstantiated":
         _instantiate(ctx, volume, host, volume["primaryStorageUuid"] or root["primaryStorageUuid"])
     with store.transaction():
@@ -62,7 +66,8 @@ def attach_data_volume(ctx, p):
             with store.transaction():
                 store.update("VolumeVO", volume["uuid"], {"vmInstanceUuid": None,
                                                           "deviceId": None})
-            raise operr(f"failed to attach the volume[uuid:{volume['uuid']}]: {e}") from None
+            raise operr(msg("failed to attach the volume[uuid:{volume}]: {error}",
+                            volume=volume['uuid'], error=e)) from None
     return common.inventory(ctx, "VolumeVO", volume["uuid"])
 
 
@@ -81,7 +86,8 @@ def _instantiate(ctx, volume, host, ps_uuid):
     except StorageError as e:
         with ctx.store.transaction():
             release(ctx, volume["uuid"])
-        raise operr(f"failed to create the data volume[uuid:{volume['uuid']}]: {e}") from None
+        raise operr(msg("failed to create the data volume[uuid:{volume}]: {error}",
+                        volume=volume['uuid'], error=e)) from None
     with ctx.store.transaction():
         ctx.store.update("VolumeVO", volume["uuid"], {
             "installPath": path, "primaryStorageUuid": ps["uuid"], "status": "Ready",
@@ -92,14 +98,15 @@ def detach_data_volume(ctx, p):
     store = ctx.store
     volume = store.get("VolumeVO", p["uuid"])
     if volume["type"] != "Data":
-        raise argerr(f"the volume[uuid:{volume['uuid']}] is a {volume['type']} volume; only "
-                     f"data volumes can be detached")
+        raise argerr(msg("the volume[uuid:{volume}] is a {type} volume; only data volumes can be "
+                         "detached", volume=volume['uuid'], type=volume['type']))
     vm_uuid = volume["vmInstanceUuid"]
     if vm_uuid is None:
         return common.inventory(ctx, "VolumeVO", volume["uuid"])
     if p.get("vmUuid") and p["vmUuid"] != vm_uuid:
-        raise argerr(f"the data volume[uuid:{volume['uuid']}] is attached to the "
-                     f"VM[uuid:{vm_uuid}], not to the VM[uuid:{p['vmUuid']}]")
+        raise argerr(msg("the data volume[uuid:{volume}] is attached to the VM[uuid:{vm_uuid}], "
+                         "not to the VM[uuid:{vmUuid}]",
+                         volume=volume['uuid'], vm_uuid=vm_uuid, vmUuid=p['vmUuid']))
     vm = vm_state.claim(ctx, vm_uuid, "DetachDataVolumeFromVm")
     if vm["state"] == "Running":
         host = hosts.connected(ctx, vm["hostUuid"])
@@ -107,7 +114,8 @@ def detach_data_volume(ctx, p):
             hosts.driver(ctx, host).detach_disk(vm_uuid, disk_xml(_disk(volume)),
                                                 live=True)
         except hypervisor.HypervisorError as e:
-            raise operr(f"failed to detach the volume[uuid:{volume['uuid']}]: {e}") from None
+            raise operr(msg("failed to detach the volume[uuid:{volume}]: {error}",
+                            volume=volume['uuid'], error=e)) from None
     with store.transaction():
         store.update("VolumeVO", volume["uuid"], {"vmInstanceUuid": None, "deviceId": None,
                                                   "lastOpDate": now()})
@@ -119,11 +127,11 @@ def delete_data_volume(ctx, p):
     if volume is None:
         return None
     if volume["type"] != "Data":
-        raise argerr(f"the volume[uuid:{volume['uuid']}] is a {volume['type']} volume; a root "
-                     f"volume goes with its VM (ExpungeVmInstance)")
+        raise argerr(msg("the volume[uuid:{volume}] is a {type} volume; a root volume goes with "
+                         "its VM (ExpungeVmInstance)", volume=volume['uuid'], type=volume['type']))
     if volume["status"] == "Migrating":
-        raise operr(f"the data volume[uuid:{volume['uuid']}] is being migrated to another "
-                    f"host; delete it once that is done")
+        raise operr(msg("the data volume[uuid:{volume}] is being migrated to another host; "
+                        "delete it once that is done", volume=volume['uuid']))
     if volume["vmInstanceUuid"]:
         detach_data_volume(ctx, {"uuid": volume["uuid"]})
     return remove_volume(ctx, volume["uuid"])
@@ -153,14 +161,14 @@ def create_snapshot(ctx, p):
     store = ctx.store
     volume = store.get("VolumeVO", p["volumeUuid"])
     if volume["status"] != "Ready":
-        raise operr(f"the volume[uuid:{volume['uuid']}] is {volume['status']}; only a Ready "
-                    f"volume can be snapshotted")
+        raise operr(msg("the volume[uuid:{volume}] is {status}; only a Ready volume can be "
+                        "snapshotted", volume=volume['uuid'], status=volume['status']))
     host = store.get("HostVO", host_of(ctx, volume["uuid"]))
     if volume["vmInstanceUuid"]:
         vm = vm_state.claim(ctx, volume["vmInstanceUuid"], "CreateVolumeSnapshot")
         if vm["state"] in ("Running", "Paused") and not host["libvirtUri"].startswith("test:"):
-            raise operr(f"the VM[uuid:{vm['uuid']}] is {vm['state']}: stop it to snapshot its "
-                        f"volume (live snapshots are not supported yet)")
+            raise operr(msg("the VM[uuid:{vm}] is {state}: stop it to snapshot its volume (live "
+                            "snapshots are not supported yet)", vm=vm['uuid'], state=vm['state']))
     uuid = p.get("resourceUuid") or new_uuid()
     ps = store.get("PrimaryStorageVO", volume["primaryStorageUuid"])
     path = layout.snapshot_path(ps["url"], volume["uuid"], uuid)
@@ -168,7 +176,8 @@ def create_snapshot(ctx, p):
         local.snapshot(hosts.local_path(ctx, host, volume["installPath"]),
                        hosts.local_path(ctx, host, path))
     except StorageError as e:
-        raise operr(f"failed to snapshot the volume[uuid:{volume['uuid']}]: {e}") from None
+        raise operr(msg("failed to snapshot the volume[uuid:{volume}]: {error}",
+                        volume=volume['uuid'], error=e)) from None
     parent = store.row("SELECT uuid FROM VolumeSnapshotVO WHERE volumeUuid = ? AND latest = 1",
                        (volume["uuid"],))
     row = {"name": p["name"], "description": p.get("description"), "type": "Hypervisor",
@@ -204,8 +213,8 @@ def delete_snapshot(ctx, p):
         vm = store.get("VmInstanceVO", volume["vmInstanceUuid"])
         host = store.get("HostVO", host_of(ctx, volume["uuid"]))
         if vm["state"] in ("Running", "Paused") and not host["libvirtUri"].startswith("test:"):
-            raise operr(f"the VM[uuid:{vm['uuid']}] is {vm['state']}: stop it to delete a "
-                        f"snapshot of its volume")
+            raise operr(msg("the VM[uuid:{vm}] is {state}: stop it to delete a snapshot of its "
+                            "volume", vm=vm['uuid'], state=vm['state']))
     host_uuid = host_of(ctx, snap["volumeUuid"]) or host_of(ctx, snap["uuid"])
     host = store.get("HostVO", host_uuid) if host_uuid else None
     _drop_snapshot_files_and_rows(ctx, snap["uuid"], host, merge=True)
@@ -221,7 +230,8 @@ def _drop_snapshot_files_and_rows(ctx, uuid, host, merge):
             local.delete_snapshot(hosts.local_path(ctx, host, volume["installPath"]),
                                   hosts.local_path(ctx, host, snap["primaryStorageInstallPath"]))
         except StorageError as e:
-            raise operr(f"failed to delete the snapshot[uuid:{uuid}]: {e}") from None
+            raise operr(msg("failed to delete the snapshot[uuid:{uuid}]: {error}",
+                            uuid=uuid, error=e)) from None
     elif host is not None:
         hosts.discard_file(ctx, host, snap["primaryStorageInstallPath"])
     with store.transaction():

@@ -29,6 +29,7 @@ import json
 import os
 
 from .. import catalogue, hypervisor
+from ..i18n import msg
 from ..errors import ApiError, argerr, operr
 from ..storage import StorageError, transfer
 from ..store.query import inventories
@@ -54,9 +55,11 @@ def migrate_volume(ctx, p):
         except BaseException as e:
             _roll_back(ctx, intent, plan["dst_files"])
             if isinstance(e, (StorageError, hypervisor.HypervisorError)):
-                raise operr(f"failed to migrate the volume[uuid:{volume_uuid}] to the host"
-                            f"[uuid:{dst_uuid}]: {e}; it stays on the host"
-                            f"[uuid:{plan['src_host']['uuid']}]") from None
+                raise operr(msg("failed to migrate the volume[uuid:{volume_uuid}] to the "
+                                "host[uuid:{dst_uuid}]: {error}; it stays on the "
+                                "host[uuid:{src_host}]",
+                                volume_uuid=volume_uuid, dst_uuid=dst_uuid, error=e,
+                                src_host=plan['src_host']['uuid'])) from None
             raise
         _finish(ctx, intent, plan["src_files"])
     return reference(ctx, volume_uuid)
@@ -76,10 +79,11 @@ def migrate_vm(ctx, p):
     from .vm_state import claim
 
     vm = claim(ctx, p["vmInstanceUuid"], "MigrateVm")
-    raise operr(f"the VM[uuid:{vm['uuid']}] uses local primary storage: live migration with "
-                f"storage is disabled (it can corrupt the disk under load). Migrate it cold: "
-                f"StopVmInstance, LocalStorageMigrateVolume volumeUuid={vm['rootVolumeUuid']} "
-                f"destHostUuid={p['hostUuid']}, StartVmInstance")
+    raise operr(msg("the VM[uuid:{vm}] uses local primary storage: live migration with storage "
+                    "is disabled (it can corrupt the disk under load). Migrate it cold: "
+                    "StopVmInstance, LocalStorageMigrateVolume volumeUuid={rootVolumeUuid} "
+                    "destHostUuid={hostUuid}, StartVmInstance",
+                    vm=vm['uuid'], rootVolumeUuid=vm['rootVolumeUuid'], hostUuid=p['hostUuid']))
 
 
 # -- 0. rules ---------------------------------------------------------------------------------------
@@ -90,32 +94,38 @@ def _check(ctx, volume_uuid, dst_uuid):
     ref = store.get("LocalStorageResourceRefVO", volume_uuid, key="resourceUuid")
     ps = store.get("PrimaryStorageVO", ref["primaryStorageUuid"]) if ref else None
     if ps is None or ps["type"] != "LocalStorage":
-        raise argerr(f"the volume[uuid:{volume_uuid}] is not on any local primary storage")
+        raise argerr(msg("the volume[uuid:{volume_uuid}] is not on any local primary storage",
+                         volume_uuid=volume_uuid))
     if ref["hostUuid"] == dst_uuid:
-        raise argerr(f"the volume[uuid:{volume_uuid}] is already on the host[uuid:{dst_uuid}]")
+        raise argerr(msg("the volume[uuid:{volume_uuid}] is already on the host[uuid:{dst_uuid}]",
+                         volume_uuid=volume_uuid, dst_uuid=dst_uuid))
     dst_host = store.get("HostVO", dst_uuid)
     if not store.row("SELECT 1 FROM LocalStorageHostRefVO WHERE primaryStorageUuid = ? AND "
                      "hostUuid = ?", (ps["uuid"], dst_uuid)):
-        raise argerr(f"the host[uuid:{dst_uuid}] does not belong to the local primary storage"
-                     f"[uuid:{ps['uuid']}] of the volume[uuid:{volume_uuid}]")
+        raise argerr(msg("the host[uuid:{dst_uuid}] does not belong to the local primary "
+                         "storage[uuid:{ps}] of the volume[uuid:{volume_uuid}]",
+                         dst_uuid=dst_uuid, ps=ps['uuid'], volume_uuid=volume_uuid))
     if volume["status"] != "Ready":
-        raise argerr(f"the volume[uuid:{volume_uuid}] is {volume['status']}; only a Ready "
-                     f"volume can be migrated")
+        raise argerr(msg("the volume[uuid:{volume_uuid}] is {status}; only a Ready volume can be "
+                         "migrated", volume_uuid=volume_uuid, status=volume['status']))
     vm = store.get("VmInstanceVO", volume["vmInstanceUuid"]) if volume["vmInstanceUuid"] \
         else None
     if vm is not None and volume["type"] == "Data":
-        raise argerr(f"the data volume[uuid:{volume_uuid}, name: {volume['name']}] is still "
-                     f"attached to the VM[uuid:{vm['uuid']}]. Please detach it before migration")
+        raise argerr(msg("the data volume[uuid:{volume_uuid}, name: {name}] is still attached to "
+                         "the VM[uuid:{vm}]. Please detach it before migration",
+                         volume_uuid=volume_uuid, name=volume['name'], vm=vm['uuid']))
     if vm is not None:
         _check_root_vm(ctx, volume, vm)
     if dst_host["status"] != "Connected" or dst_host["state"] != "Enabled":
-        raise operr(f"the host[uuid:{dst_uuid}] is {dst_host['status']} and "
-                    f"{dst_host['state']}; a volume can only move to a Connected, Enabled host")
+        raise operr(msg("the host[uuid:{dst_uuid}] is {status} and {state}; a volume can only "
+                        "move to a Connected, Enabled host",
+                        dst_uuid=dst_uuid, status=dst_host['status'], state=dst_host['state']))
     src_host = store.get("HostVO", ref["hostUuid"])
     src_files, dst_files = files_of(ctx, src_host), files_of(ctx, dst_host)
     if src_files.same_storage(dst_files, ps["url"]):
-        raise operr(f"the hosts[uuid:{src_host['uuid']}, uuid:{dst_uuid}] share one storage "
-                    f"directory: there is nothing to move")
+        raise operr(msg("the hosts[uuid:{src_host}, uuid:{dst_uuid}] share one storage "
+                        "directory: there is nothing to move",
+                        src_host=src_host['uuid'], dst_uuid=dst_uuid))
     paths = [volume["installPath"]] + [r[0] for r in store.rows(
         "SELECT primaryStorageInstallPath FROM VolumeSnapshotVO WHERE volumeUuid = ?",
         (volume_uuid,))]
@@ -128,15 +138,16 @@ def _check(ctx, volume_uuid, dst_uuid):
 
 def _check_root_vm(ctx, volume, vm):
     if vm["state"] != "Stopped":
-        raise operr(f"the volume[uuid:{volume['uuid']}] is the root volume of the vm"
-                    f"[uuid:{vm['uuid']}]. Currently the vm is in state of {vm['state']}, "
-                    f"please stop it before migration")
+        raise operr(msg("the volume[uuid:{volume}] is the root volume of the vm[uuid:{vm}]. "
+                        "Currently the vm is in state of {state}, please stop it before "
+                        "migration", volume=volume['uuid'], vm=vm['uuid'], state=vm['state']))
     attached = ctx.store.value("SELECT COUNT(*) FROM VolumeVO WHERE vmInstanceUuid = ? AND "
                                "type = 'Data'", (vm["uuid"],))
     if attached:
-        raise operr(f"the volume[uuid:{volume['uuid']}] is the root volume of the vm"
-                    f"[uuid:{vm['uuid']}]. Currently the vm still has {attached} data volumes "
-                    f"attached, please detach them before migration")
+        raise operr(msg("the volume[uuid:{volume}] is the root volume of the vm[uuid:{vm}]. "
+                        "Currently the vm still has {attached} data volumes attached, please "
+                        "detach them before migration",
+                        volume=volume['uuid'], vm=vm['uuid'], attached=attached))
 
 
 def files_of(ctx, host):
@@ -144,7 +155,8 @@ def files_of(ctx, host):
     try:
         root = hosts.driver(ctx, host).local_path("/")
     except hypervisor.HostUnreachable as e:
-        raise operr(f"cannot reach the files of the host[uuid:{host['uuid']}]: {e}") from None
+        raise operr(msg("cannot reach the files of the host[uuid:{host}]: {error}",
+                        host=host['uuid'], error=e)) from None
     except hypervisor.HypervisorError:      # a remote host: its files are over there
         return transfer.SshFiles(host["managementIp"], host.get("username") or "root")
     return transfer.LocalFiles(root.rstrip("/"))
@@ -160,16 +172,16 @@ def _begin(ctx, plan):
         # Again inside the write lock: another shell may have started the VM since.
         fresh = store.get("VolumeVO", volume["uuid"])
         if fresh["status"] != "Ready":
-            raise argerr(f"the volume[uuid:{volume['uuid']}] is {fresh['status']}; only a "
-                         f"Ready volume can be migrated")
+            raise argerr(msg("the volume[uuid:{volume}] is {status}; only a Ready volume can be "
+                             "migrated", volume=volume['uuid'], status=fresh['status']))
         if vm is not None:
             _check_root_vm(ctx, volume, store.get("VmInstanceVO", vm["uuid"]))
         free = store.value("SELECT availableCapacity FROM LocalStorageHostRefVO WHERE "
                            "primaryStorageUuid = ? AND hostUuid = ?", (ps["uuid"], dst["uuid"]))
         if free < plan["size"]:
-            raise operr(f"the host[uuid:{dst['uuid']}] has {free} bytes of local storage free; "
-                        f"the volume[uuid:{volume['uuid']}] and its snapshots need "
-                        f"{plan['size']}")
+            raise operr(msg("the host[uuid:{dst}] has {free} bytes of local storage free; the "
+                            "volume[uuid:{volume}] and its snapshots need {size}",
+                            dst=dst['uuid'], free=free, volume=volume['uuid'], size=plan['size']))
         intent = {"volumeUuid": volume["uuid"], "primaryStorageUuid": ps["uuid"],
                   "srcHostUuid": plan["src_host"]["uuid"], "dstHostUuid": dst["uuid"],
                   "vmInstanceUuid": vm["uuid"] if vm else None,
@@ -204,7 +216,7 @@ def _copy_chain(ctx, plan, intent):
         _ensure_base(ctx, plan, base)
     total = len(chain)
     for n, logical in enumerate(reversed(chain), start=1):
-        copy_file(ctx, src, dst, logical, f"copy {n}/{total}")
+        copy_file(ctx, src, dst, logical, msg("copy {n}/{total}", n=n, total=total))
 
 
 def _ensure_base(ctx, plan, base):
@@ -355,8 +367,8 @@ def _operation_lock(ctx, volume_uuid, wait=True):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise operr(f"the volume[uuid:{volume_uuid}] is being migrated by another "
-                        f"process") from None
+            raise operr(msg("the volume[uuid:{volume_uuid}] is being migrated by another process",
+                            volume_uuid=volume_uuid)) from None
         yield
     finally:
         os.close(fd)

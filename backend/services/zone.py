@@ -1,5 +1,6 @@
 """Zones and clusters."""
 
+from ..i18n import msg
 from . import common
 
 _STATE = {"enable": "Enabled", "disable": "Disabled"}
@@ -29,9 +30,9 @@ def _delete_zone(ctx, uuid, mode):
     from .storage import remove_primary_storage
 
     return common.delete(ctx, "ZoneVO", uuid, mode,
-                         dependents=(("cluster", "ClusterVO", "zoneUuid", _delete_cluster),
-                                     ("L2 network", "L2NetworkVO", "zoneUuid", remove_l2),
-                                     ("primary storage", "PrimaryStorageVO", "zoneUuid",
+                         dependents=((msg("cluster"), "ClusterVO", "zoneUuid", _delete_cluster),
+                                     (msg("L2 network"), "L2NetworkVO", "zoneUuid", remove_l2),
+                                     (msg("primary storage"), "PrimaryStorageVO", "zoneUuid",
                                       remove_primary_storage)),
                          refs=(("BackupStorageZoneRefVO", "zoneUuid"),))
 
@@ -59,6 +60,6 @@ def _delete_cluster(ctx, uuid, mode):
     from .host import remove_host
 
     return common.delete(ctx, "ClusterVO", uuid, mode,
-                         dependents=(("host", "HostVO", "clusterUuid", remove_host),),
+                         dependents=((msg("host"), "HostVO", "clusterUuid", remove_host),),
                          refs=(("PrimaryStorageClusterRefVO", "clusterUuid"),
                                ("L2NetworkClusterRefVO", "clusterUuid")))

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 
+from ..i18n import msg
 from ..errors import ApiError, INTERNAL, TIMEOUT
 
 BUSY_TIMEOUT_MS = 30_000
@@ -121,8 +122,9 @@ def _retry_locked(action):
             return action()
         except sqlite3.OperationalError as e:
             if "locked" not in str(e) and "busy" not in str(e):
-                raise ApiError(INTERNAL, f"database error: {e}")
+                raise ApiError(INTERNAL, msg("database error: {error}", error=e))
             if time.monotonic() > deadline:
-                raise ApiError(TIMEOUT, "timeout waiting for the database lock held by another process")
+                raise ApiError(TIMEOUT, msg("timeout waiting for the database lock held by "
+                                            "another process"))
             time.sleep(delay)
             delay = min(delay * 2, 0.5)

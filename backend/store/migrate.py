@@ -35,8 +35,11 @@ def ensure_current(store, options, seed):
         version = store.value("PRAGMA user_version")
         if version > LATEST:
             from ..errors import ApiError, INTERNAL
-            raise ApiError(INTERNAL, f"the database {store.path} was written by a newer version "
-                                     f"(schema {version}, this version knows {LATEST}); upgrade zstack-cli")
+            from ..i18n import msg
+            raise ApiError(INTERNAL, msg("the database {path} was written by a newer version "
+                                         "(schema {version}, this version knows {latest}); "
+                                         "upgrade zstack-cli",
+                                         path=store.path, version=version, latest=LATEST))
         if version < LATEST:
             _migrate(store, version)
         _sync_configs(store, options, signature)

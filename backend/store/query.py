@@ -6,6 +6,7 @@ matches when a related row matches); ``__systemTag__``/``__userTag__`` test
 the tag tables. Values are always bound, never spliced into the SQL.
 """
 
+from ..i18n import msg
 from ..errors import argerr
 
 TAG_TABLES = {"__systemTag__": "SystemTagVO", "__userTag__": "UserTagVO"}
@@ -54,11 +55,13 @@ def _coerce(field, raw):
             try:
                 return float(raw)
             except ValueError:
-                raise argerr(f"the value[{raw}] of field[{field.name}] is not a number") from None
+                raise argerr(msg("the value[{raw}] of field[{name}] is not a number",
+                                 raw=raw, name=field.name)) from None
     if field.type == "bool":
         low = raw.lower()
         if low not in ("true", "false"):
-            raise argerr(f"the value[{raw}] of field[{field.name}] is not a boolean (true|false)")
+            raise argerr(msg("the value[{raw}] of field[{name}] is not a boolean (true|false)",
+                             raw=raw, name=field.name))
         return 1 if low == "true" else 0
     return raw
 
@@ -80,8 +83,8 @@ class Compiler:
 
     def unknown(self, resource, name):
         valid = sorted(resource.fields) + sorted(f"{r}." for r in resource.relations)
-        return argerr(f"unknown field[{name}] for {self.api_name}; valid fields are "
-                      f"[{', '.join(valid)}]")
+        return argerr(msg("unknown field[{name}] for {api_name}; valid fields are [{valid}]",
+                          name=name, api_name=self.api_name, valid=', '.join(valid)))
 
     def term(self, resource, alias, name, op, raw):
         """SQL for one condition on ``resource`` (table aliased ``alias``)."""
@@ -122,7 +125,8 @@ class Compiler:
             self.args.append(_like_pattern(raw))
             return f"{column} {'NOT ' if op == '!~=' else ''}LIKE ? ESCAPE '\\'"
         if raw == "" and op not in ("=", "!="):
-            raise argerr(f"the query condition[{field.name}{op}] has no value")
+            raise argerr(msg("the query condition[{name}{op}] has no value",
+                             name=field.name, op=op))
         self.args.append(_coerce(field, raw))
         return f"{column} {_SQL_OPS[op]} ?"
 
@@ -193,7 +197,7 @@ def run(store, resources, resource_name, api_name, conditions, options):
     limit = options.get("limit", 1000)
     start = options.get("start", 0)
     if limit < 0 or start < 0:
-        raise argerr("limit and start must not be negative")
+        raise argerr(msg("limit and start must not be negative"))
     sql = f"SELECT {columns} FROM {table}{where} ORDER BY {order} LIMIT ? OFFSET ?"
     rows = store.rows(sql, (*compiler.args, limit, start))
     reply = {"inventories": inventories(store, resources, resource, rows, keys)}

@@ -1,0 +1,73 @@
+"""Messages users read, in English and Simplified Chinese (SPEC §13).
+
+A message is built from an English template and named values:
+``msg("the volume[uuid:{volume}] is already on the host[uuid:{host}]", volume=v, host=h)``.
+It stays a template until it is shown, and is rendered then in the language
+of the moment: ``ZSTACK_LANG`` (the shell sets it from ``--lang``), else the
+locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else English. The Chinese
+templates live in ``backend.messages``; a template without one is shown in
+English (tests/unit/test_i18n_catalogue.py keeps that from happening).
+
+This module is the one place that decides the language: the shell asks it too.
+"""
+
+import os
+
+LANGUAGES = ("en", "zh")
+
+
+def resolve(explicit=None, environ=None):
+    """The language to use: ``explicit`` (``--lang``), ``ZSTACK_LANG`` or the
+    locale, each taken when set; a value starting with ``zh`` means Chinese,
+    anything else English."""
+    environ = os.environ if environ is None else environ
+    for value in (explicit, environ.get("ZSTACK_LANG"), environ.get("LC_ALL"),
+                  environ.get("LC_MESSAGES"), environ.get("LANG")):
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+class Message:
+    """An English template with named values, rendered when shown."""
+
+    __slots__ = ("template", "values")
+
+    def __init__(self, template, values):
+        self.template = template
+        self.values = values
+
+    def render(self, lang=None):
+        lang = lang or resolve()
+        text = self.template
+        if lang == "zh":
+            from .messages import ZH
+
+            text = ZH.get(text) or text
+        values = {k: (v.render(lang) if isinstance(v, Message) else v)
+                  for k, v in self.values.items()}
+        return text.format(**values) if values else text
+
+    def __str__(self):
+        return self.render()
+
+    def __repr__(self):
+        return f"msg({self.template!r}, {self.values!r})"
+
+    def __eq__(self, other):
+        if isinstance(other, Message):
+            return (self.template, self.values) == (other.template, other.values)
+        return NotImplemented
+
+    __hash__ = None
+
+
+def msg(template, **values):
+    """A translatable message: ``template`` is the English text with
+    ``{name}`` placeholders (``{{``/``}}`` for braces), filled from ``values``."""
+    return Message(template, values)
+
+
+def render(text, lang=None):
+    """A message, or any other value (an error text from a library), as text."""
+    return text.render(lang) if isinstance(text, Message) else str(text)
