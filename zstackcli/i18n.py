@@ -2,10 +2,12 @@
 
 ``t(key, **values)`` returns the sentence in the chosen language; English is
 the fallback. The language comes from ``--lang``, then ``ZSTACK_LANG``, then
-the locale.
+the locale: the rule is backend.i18n.resolve, shared with the backend.
 """
 
 import os
+
+from backend.i18n import resolve
 
 MESSAGES = {
     "banner": ("zstack-cli {version}: a ZStack shell on the embedded backend at {home}.\n"
@@ -16,8 +18,6 @@ MESSAGES = {
     "did_you_mean": ("did you mean {choices}?", "您是否想输入 {choices}？"),
     "unknown_param": ("unknown parameter[{key}] for {verb}; valid parameters are [{valid}]",
                       "{verb} 没有参数[{key}]；有效参数为 [{valid}]"),
-    "not_equal_op": ("parameter[{key}] of {verb} takes '=', not '{op}'",
-                     "{verb} 的参数[{key}]只能用 '='，不能用 '{op}'"),
     "line_prefix": ("line {line}: {message}", "第 {line} 行：{message}"),
     "cannot_open": ("cannot read {path}: {reason}", "无法读取 {path}：{reason}"),
     "interrupted": ("interrupted", "已中断"),
@@ -56,7 +56,6 @@ MESSAGES = {
     "choices": ("one of", "可选值"),
     "uuid_of": ("uuid of {resource}", "{resource} 的 UUID"),
     "list_of": ("list", "列表"),
-    "logged_in": ("logged in as {account}", "已登录为 {account}"),
     "session_dropped": ("the stored session is no longer valid and was dropped; log in again",
                         "保存的会话已失效并被清除；请重新登录"),
     # The interactive shell's bottom toolbar.
@@ -67,27 +66,23 @@ MESSAGES = {
     "toolbar_keys": ("Tab completes, Ctrl-R searches history, Ctrl-D exits",
                      "Tab 补全，Ctrl-R 搜索历史，Ctrl-D 退出"),
     "history_unavailable": ("history is not saved: {reason}", "历史记录无法保存：{reason}"),
+    # -o table
+    "table_total": ("total: {total}", "总数：{total}"),
+    "table_no_rows": ("(0 rows)", "（0 行）"),
+    "table_success": ("success", "成功"),
 }
 
 _lang = None
 
 
 def choose(explicit=None):
-    """Fix the language for this process."""
+    """Fix the language for this process. An explicit choice (``--lang``) goes
+    into ``ZSTACK_LANG`` too, so the backend answers in the same language."""
     global _lang
-    _lang = _detect(explicit)
+    if explicit:
+        os.environ["ZSTACK_LANG"] = explicit
+    _lang = resolve(explicit)
     return _lang
-
-
-def _detect(explicit):
-    for value in (explicit, os.environ.get("ZSTACK_LANG")):
-        if value:
-            return "zh" if value.lower().startswith("zh") else "en"
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var)
-        if value:
-            return "zh" if value.lower().startswith("zh") else "en"
-    return "en"
 
 
 def lang():

@@ -7,6 +7,9 @@ piping our output never pays for it.
 import json
 import sys
 
+from .headers import header
+from .i18n import t
+
 FORMATS = ("json", "table", "yaml", "text")
 
 
@@ -62,14 +65,15 @@ def _table(reply, resource):
     if "inventories" in reply:
         rows = reply["inventories"]
         cols = _columns(rows, resource)
-        body = tabulate([[_cell(r.get(c)) for c in cols] for r in rows], headers=cols,
+        body = tabulate([[_cell(r.get(c)) for c in cols] for r in rows],
+                        headers=[header(c) for c in cols],
                         tablefmt="simple", disable_numparse=True)
-        tail = f"\ntotal: {reply['total']}" if "total" in reply else ""
-        return (body + tail + "\n") if rows else f"(0 rows){tail}\n"
+        tail = "\n" + t("table_total", total=reply["total"]) if "total" in reply else ""
+        return (body + tail + "\n") if rows else f"{t('table_no_rows')}{tail}\n"
     item = reply.get("inventory", {k: v for k, v in reply.items() if k != "success"})
     if not item:
-        return "success\n" if reply.get("success") else ""
-    return tabulate([[k, _cell(v)] for k, v in item.items()], tablefmt="plain",
+        return t("table_success") + "\n" if reply.get("success") else ""
+    return tabulate([[header(k), _cell(v)] for k, v in item.items()], tablefmt="plain",
                     disable_numparse=True) + "\n"
 
 

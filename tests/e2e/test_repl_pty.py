@@ -30,9 +30,9 @@ def clean(raw):
 class Shell:
     """One zstack-cli process on a terminal of rows x columns."""
 
-    def __init__(self, cli, home, rows=40, columns=160, term="xterm", pager="cat"):
+    def __init__(self, cli, home, rows=40, columns=160, term="xterm", pager="cat", lang="en"):
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home.parent),
-               "ZSTACK_HOME": str(home), "ZSTACK_LANG": "en", "LANG": "C.UTF-8", "TERM": term,
+               "ZSTACK_HOME": str(home), "ZSTACK_LANG": lang, "LANG": "C.UTF-8", "TERM": term,
                # No terminal answers cursor position requests here.
                "PROMPT_TOOLKIT_NO_CPR": "1"}
         if pager is not None:
@@ -137,6 +137,21 @@ def test_banner_create_query_help_errors_and_ctrl_d(shell, zhome):
     sh.run("help", "APIs by area:")
     sh.run("set output table", "output format is now table")
     sh.run("QueryZone", re.compile(r"uuid\s+name\s+state"))
+    assert sh.quit() == 0
+
+
+def test_the_shell_in_chinese(shell, zhome):
+    sh = shell(lang="zh_CN.UTF-8")
+    assert "输入 'help' 查看命令" in sh.screen and str(zhome) in sh.screen
+    sh.run("CreateZone name=zone1", '"name": "zone1"')
+    sh.run("CreateCluster zoneUuid=0123456789abcdef0123456789abcdef name=c hypervisorType=KVM",
+           "API call[CreateCluster] failed because [code: SYS.1003, description: 找不到该资源, "
+           "details: 字段[zoneUuid]无效，找不到资源[uuid:0123456789abcdef0123456789abcdef, "
+           "type:ZoneVO]]")
+    sh.run("NoSuchVerb a=b", "未知命令[NoSuchVerb]")
+    sh.run("help CreateZone", "参数：")
+    sh.run("set output table", "输出格式已设为 table")
+    sh.run("QueryZone", re.compile(r"UUID\s+名称\s+状态"))
     assert sh.quit() == 0
 
 

@@ -28,7 +28,6 @@ MESSAGES = {
     "want_size": ("expected a size in bytes or with a unit (64M, 1G), got {got}",
                   "应为字节数或带单位的大小（64M、1G），实际为 {got}"),
     "want_bool": ("expected true or false, got {got}", "应为 true 或 false，实际为 {got}"),
-    "want_list": ("expected a list, got {got}", "应为列表，实际为 {got}"),
     "want_map": ("expected a mapping, got {got}", "应为映射，实际为 {got}"),
     "want_uuid": ("expected a uuid (32 lowercase hexadecimal characters), got {got}",
                   "应为 UUID（32 个小写十六进制字符），实际为 {got}"),
