@@ -34,6 +34,12 @@ ZH = {
         "镜像服务器[uuid:{uuid}]上仍有 {count} 个镜像；请先删除它们，"
         "或使用 deleteMode=Enforcing 一并删除",
     # volume_migration.py
+    "host[uuid:{uuid}] is an end of the migration of the volume[uuid:{volume}]; delete it once "
+    "that is done":
+        "物理机[uuid:{uuid}]是云盘[uuid:{volume}]迁移的源端或目的端；请在迁移完成后再删除",
+    "the volume[uuid:{volume}] or its destination host changed while it was being copied; the "
+    "migration is undone":
+        "云盘[uuid:{volume}]或其目的物理机在复制过程中发生了变化；迁移已撤销",
     "failed to migrate the volume[uuid:{volume_uuid}] to the host[uuid:{dst_uuid}]: {error}; "
     "it stays on the host[uuid:{src_host}]":
         "将云盘[uuid:{volume_uuid}]迁移到物理机[uuid:{dst_uuid}]失败：{error}；"

@@ -120,6 +120,12 @@ def remove_host(ctx, uuid, mode):
     store = ctx.store
     if store.get("HostVO", uuid) is None:
         return None
+    moving = store.value("SELECT volumeUuid FROM LocalStorageMigrationVO WHERE stage IN "
+                         "('copying', 'switched') AND (srcHostUuid = ?1 OR dstHostUuid = ?1)",
+                         (uuid,))
+    if moving:
+        raise operr(msg("host[uuid:{uuid}] is an end of the migration of the volume"
+                        "[uuid:{volume}]; delete it once that is done", uuid=uuid, volume=moving))
     if mode == "Enforcing":
         # VMs first: their data volumes become detached volumes of this host,
         # which go below with the others (never left without a host or a file).

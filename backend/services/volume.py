@@ -27,6 +27,11 @@ def host_of(ctx, volume_uuid):
 
 
 def attach_data_volume(ctx, p):
+    with _guard(ctx, p["volumeUuid"]):
+        return _attach_data_volume(ctx, p)
+
+
+def _attach_data_volume(ctx, p):
     store = ctx.store
     volume = store.get("VolumeVO", p["volumeUuid"])
     vm_uuid = p["vmInstanceUuid"]
@@ -139,6 +144,11 @@ def delete_data_volume(ctx, p):
 
 def remove_volume(ctx, uuid, mode=None):
     """Delete a volume's file, snapshots and records."""
+    with _guard(ctx, uuid):
+        return _remove_volume(ctx, uuid)
+
+
+def _remove_volume(ctx, uuid):
     store = ctx.store
     volume = store.get("VolumeVO", uuid)
     if volume is None:
@@ -158,6 +168,11 @@ def remove_volume(ctx, uuid, mode=None):
 
 
 def create_snapshot(ctx, p):
+    with _guard(ctx, p["volumeUuid"]):
+        return _create_snapshot(ctx, p)
+
+
+def _create_snapshot(ctx, p):
     store = ctx.store
     volume = store.get("VolumeVO", p["volumeUuid"])
     if volume["status"] != "Ready":
@@ -204,6 +219,21 @@ def _size(path):
 
 
 def delete_snapshot(ctx, p):
+    snap = ctx.store.get("VolumeSnapshotVO", p["uuid"])
+    if snap is None:
+        return None
+    with _guard(ctx, snap["volumeUuid"]):
+        return _delete_snapshot(ctx, p)
+
+
+def _guard(ctx, volume_uuid):
+    """No migration of the volume runs while its files or attachment change."""
+    from .volume_migration import guard
+
+    return guard(ctx, volume_uuid)
+
+
+def _delete_snapshot(ctx, p):
     store = ctx.store
     snap = store.get("VolumeSnapshotVO", p["uuid"])
     if snap is None:

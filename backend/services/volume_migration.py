@@ -42,7 +42,7 @@ from .imagecache import ensure_cache
 
 def migrate_volume(ctx, p):
     volume_uuid, dst_uuid = p["volumeUuid"], p["destHostUuid"]
-    with _operation_lock(ctx, volume_uuid):
+    with _operation_lock(ctx, volume_uuid, wait=False):
         _recover(ctx, volume_uuid)
         if _rerun_of_finished(ctx, volume_uuid, dst_uuid):
             return reference(ctx, volume_uuid)
@@ -133,7 +133,20 @@ def _check(ctx, volume_uuid, dst_uuid):
                        "resourceUuid = ? OR resourceUuid IN (SELECT uuid FROM VolumeSnapshotVO "
                        "WHERE volumeUuid = ?)", (volume_uuid, volume_uuid))
     return {"volume": volume, "vm": vm, "ps": ps, "src_host": src_host, "dst_host": dst_host,
-            "src_files": src_files, "dst_files": dst_files, "paths": paths, "size": size}
+            "src_files": src_files, "dst_files": dst_files, "paths": paths, "size": size,
+            "need": size + _cache_to_make(ctx, volume, ps, dst_uuid)}
+
+
+def _cache_to_make(ctx, volume, ps, dst_uuid):
+    """Bytes of the image cache the destination will have to make first (its
+    record accounts for them then; they must fit now)."""
+    store = ctx.store
+    image = store.get("ImageVO", volume["rootImageUuid"]) if volume["rootImageUuid"] else None
+    if image is None or store.row("SELECT 1 FROM ImageCacheVO WHERE primaryStorageUuid = ? AND "
+                                  "hostUuid = ? AND imageUuid = ?",
+                                  (ps["uuid"], dst_uuid, image["uuid"])):
+        return 0
+    return image["actualSize"] or 0
 
 
 def _check_root_vm(ctx, volume, vm):
@@ -176,12 +189,17 @@ def _begin(ctx, plan):
                              "migrated", volume=volume['uuid'], status=fresh['status']))
         if vm is not None:
             _check_root_vm(ctx, volume, store.get("VmInstanceVO", vm["uuid"]))
+        elif fresh["vmInstanceUuid"]:
+            raise argerr(msg("the data volume[uuid:{volume_uuid}, name: {name}] is still "
+                             "attached to the VM[uuid:{vm}]. Please detach it before migration",
+                             volume_uuid=volume["uuid"], name=fresh["name"],
+                             vm=fresh["vmInstanceUuid"]))
         free = store.value("SELECT availableCapacity FROM LocalStorageHostRefVO WHERE "
                            "primaryStorageUuid = ? AND hostUuid = ?", (ps["uuid"], dst["uuid"]))
-        if free < plan["size"]:
+        if free < plan["need"]:
             raise operr(msg("the host[uuid:{dst}] has {free} bytes of local storage free; the "
                             "volume[uuid:{volume}] and its snapshots need {size}",
-                            dst=dst['uuid'], free=free, volume=volume['uuid'], size=plan['size']))
+                            dst=dst['uuid'], free=free, volume=volume['uuid'], size=plan['need']))
         intent = {"volumeUuid": volume["uuid"], "primaryStorageUuid": ps["uuid"],
                   "srcHostUuid": plan["src_host"]["uuid"], "dstHostUuid": dst["uuid"],
                   "vmInstanceUuid": vm["uuid"] if vm else None,
@@ -214,6 +232,7 @@ def _copy_chain(ctx, plan, intent):
                            f"hold exactly the volume and its snapshots")
     if base is not None:
         _ensure_base(ctx, plan, base)
+    _ensure_iso(ctx, plan)
     total = len(chain)
     for n, logical in enumerate(reversed(chain), start=1):
         copy_file(ctx, src, dst, logical, msg("copy {n}/{total}", n=n, total=total))
@@ -230,6 +249,21 @@ def _ensure_base(ctx, plan, base):
     made = ensure_cache(ctx, image, plan["dst_host"], plan["ps"])
     if made != base:
         raise StorageError(f"the image cache on the destination is {made}, not {base}")
+
+
+def _ensure_iso(ctx, plan):
+    """A VM moving with an ISO in its drive finds the ISO on its new host."""
+    from .vm_spec import attached_iso
+
+    if plan["vm"] is None:
+        return
+    iso = attached_iso(ctx, plan["vm"]["uuid"])
+    image = ctx.store.get("ImageVO", iso) if iso else None
+    if iso and image is None:
+        raise StorageError(f"the VM's ISO[uuid:{iso}] is no longer in the cloud: detach it "
+                           f"(DetachIsoFromVmInstance) to migrate the VM")
+    if image is not None:
+        ensure_cache(ctx, image, plan["dst_host"], plan["ps"])
 
 
 def copy_file(ctx, src, dst, logical, label):
@@ -264,10 +298,22 @@ def _verify_chain(plan):
 # -- 3. the switch, 4. the clean-up -----------------------------------------------------------
 
 def _switch(ctx, intent):
+    """Durably (synchronous=FULL: the source is deleted right after, so the commit
+    must survive a power cut, not only a killed process)."""
+    store = ctx.store
+    store.conn.execute("PRAGMA synchronous = FULL")
+    try:
+        _switch_records(ctx, intent)
+    finally:
+        store.conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def _switch_records(ctx, intent):
     store = ctx.store
     volume_uuid, dst_uuid = intent["volumeUuid"], intent["dstHostUuid"]
     stamp = now()
     with store.transaction():
+        _still_as_planned(ctx, intent)
         store.conn.execute(
             "UPDATE LocalStorageResourceRefVO SET hostUuid = ?, lastOpDate = ? WHERE "
             "resourceUuid = ? OR resourceUuid IN (SELECT uuid FROM VolumeSnapshotVO WHERE "
@@ -287,20 +333,52 @@ def _switch(ctx, intent):
             recount_host_storage(ctx, intent["primaryStorageUuid"], host)
 
 
+def _still_as_planned(ctx, intent):
+    """Inside the switch's transaction: the volume is still the one being moved,
+    with the files that were copied, and the destination host still exists."""
+    store = ctx.store
+    volume = store.get("VolumeVO", intent["volumeUuid"])
+    files = [volume["installPath"]] if volume else []
+    files += [r[0] for r in store.rows("SELECT primaryStorageInstallPath FROM VolumeSnapshotVO "
+                                       "WHERE volumeUuid = ?", (intent["volumeUuid"],))]
+    if volume is None or volume["status"] != "Migrating" or \
+            sorted(files) != sorted(json.loads(intent["files"])) or \
+            store.get("HostVO", intent["dstHostUuid"]) is None:
+        raise operr(msg("the volume[uuid:{volume}] or its destination host changed while it "
+                        "was being copied; the migration is undone",
+                        volume=intent["volumeUuid"]))
+
+
 def _finish(ctx, intent, src_files, recovered=False):
     """After the switch: the source's files, the VM's domain there, the intent.
     Finished for a process that died (``recovered``), the intent stays as a note
-    so that rerunning the same command reports the migration done."""
-    for logical in json.loads(intent["files"]):
-        with contextlib.suppress(StorageError):
-            src_files.remove(logical)
-            src_files.remove(transfer.temp_name(logical))
+    so that rerunning the same command reports the migration done. Source files
+    that can not be removed now keep the intent as 'cleanup-src'."""
+    left = _remove_all(src_files, json.loads(intent["files"]))
     if intent["vmInstanceUuid"]:
         _leave_source_host(ctx, intent)
+    stage = "cleanup-src" if left else "recovered" if recovered else None
+    _settle(ctx, intent, stage)
+
+
+def _remove_all(files, paths):
+    """Remove every file (and its temporary name); True when some could not be."""
+    left = False
+    for logical in paths:
+        for path in (transfer.temp_name(logical), logical):
+            try:
+                files().remove(path) if callable(files) else files.remove(path)
+            except (StorageError, ApiError):
+                left = True
+    return left
+
+
+def _settle(ctx, intent, stage):
+    """Delete the intent, or keep it at ``stage`` (its reservation already gone)."""
     with ctx.store.transaction():
-        if recovered:
+        if stage:
             ctx.store.update("LocalStorageMigrationVO", intent["volumeUuid"],
-                             {"stage": "recovered", "lastOpDate": now()}, key="volumeUuid")
+                             {"stage": stage, "size": 0, "lastOpDate": now()}, key="volumeUuid")
         else:
             ctx.store.delete("LocalStorageMigrationVO", intent["volumeUuid"], key="volumeUuid")
 
@@ -329,15 +407,18 @@ def _leave_source_host(ctx, intent):
             hosts.driver(ctx, src).undefine(intent["vmInstanceUuid"])
         for (l3,) in store.rows("SELECT DISTINCT l3NetworkUuid FROM VmNicVO WHERE "
                                 "vmInstanceUuid = ?", (intent["vmInstanceUuid"],)):
-            sync(ctx, src["uuid"], l3)
+            # The VM is stopped: its entries are gone already; this only tidies up,
+            # and must not fail a migration that is done.
+            with contextlib.suppress(ApiError, hypervisor.HypervisorError):
+                sync(ctx, src["uuid"], l3)
 
 
 def _roll_back(ctx, intent, dst_files):
-    """Before the switch: remove what the destination got, put the states back."""
-    for logical in json.loads(intent["files"]):
-        with contextlib.suppress(StorageError):
-            dst_files.remove(transfer.temp_name(logical))
-            dst_files.remove(logical)
+    """Before the switch: put the states back and return the reservation first
+    (they do not depend on reaching the destination), then remove what the
+    destination got; what can not be removed now keeps the intent as
+    'cleanup-dst'. ``dst_files``: the destination's HostFiles, or a function
+    returning them (it may fail: the host is out of reach)."""
     store = ctx.store
     with store.transaction():
         volume = store.get("VolumeVO", intent["volumeUuid"])
@@ -349,8 +430,11 @@ def _roll_back(ctx, intent, dst_files):
         if vm is not None and vm["state"] == "VolumeMigrating":
             store.update("VmInstanceVO", vm["uuid"], {"state": intent["vmState"],
                                                       "lastOpDate": now()})
-        store.delete("LocalStorageMigrationVO", intent["volumeUuid"], key="volumeUuid")
+        store.update("LocalStorageMigrationVO", intent["volumeUuid"],
+                     {"stage": "cleanup-dst", "size": 0, "lastOpDate": now()}, key="volumeUuid")
         recount_host_storage(ctx, intent["primaryStorageUuid"], intent["dstHostUuid"])
+    left = _remove_all(dst_files, json.loads(intent["files"]))
+    _settle(ctx, intent, "cleanup-dst" if left else None)
 
 
 # -- a process that died --------------------------------------------------------------------------
@@ -375,29 +459,46 @@ def _operation_lock(ctx, volume_uuid, wait=True):
 
 
 def _recover(ctx, volume_uuid):
-    """Finish or undo the volume's migration left by a process that died (the
-    caller holds its lock)."""
+    """Finish or undo the volume's migration left by a process that died, or the
+    clean-up a failure left (the caller holds the volume's lock)."""
     store = ctx.store
     intent = store.get("LocalStorageMigrationVO", volume_uuid, key="volumeUuid")
     if intent is None or intent["stage"] == "recovered":
-        return None
+        return
     intent = dict(intent)
-    src = store.get("HostVO", intent["srcHostUuid"])
-    dst = store.get("HostVO", intent["dstHostUuid"])
+
+    def files(host_uuid):
+        host = store.get("HostVO", host_uuid)
+        return (lambda: files_of(ctx, host)) if host else _Nowhere()
     if intent["stage"] == "switched":
-        _finish(ctx, intent, files_of(ctx, src) if src else _Nowhere(), recovered=True)
-    else:
-        _roll_back(ctx, intent, files_of(ctx, dst) if dst else _Nowhere())
+        _finish(ctx, intent, files(intent["srcHostUuid"]), recovered=True)
+    elif intent["stage"] == "cleanup-src":
+        _settle(ctx, intent, "cleanup-src" if _remove_all(
+            files(intent["srcHostUuid"]), json.loads(intent["files"])) else None)
+    else:                                   # copying, cleanup-dst
+        _roll_back(ctx, intent, files(intent["dstHostUuid"]))
 
 
 def recover_all(ctx):
     """Every migration whose process is gone (called before operations that could
-    trip over a volume left Migrating or a VM left VolumeMigrating)."""
+    trip over a volume left Migrating or a VM left VolumeMigrating). Files left
+    to clean up wait for the next operation on their own volume (guard): a host
+    out of reach must not slow every command down."""
     for (volume_uuid,) in ctx.store.rows("SELECT volumeUuid FROM LocalStorageMigrationVO WHERE "
-                                         "stage != 'recovered'"):
+                                         "stage IN ('copying', 'switched')"):
         with contextlib.suppress(ApiError):     # busy: its process is alive
             with _operation_lock(ctx, volume_uuid, wait=False):
                 _recover(ctx, volume_uuid)
+
+
+@contextlib.contextmanager
+def guard(ctx, volume_uuid):
+    """Held by an operation that changes a volume's files or where it is attached
+    (snapshots, attach, delete): no migration of it may run meanwhile, and what a
+    dead one left is dealt with first."""
+    with _operation_lock(ctx, volume_uuid, wait=False):
+        _recover(ctx, volume_uuid)
+        yield
 
 
 class _Nowhere:

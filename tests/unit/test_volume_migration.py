@@ -445,3 +445,153 @@ def test_the_ssh_transport_reports_failures(tmp_path):
     assert not host.exists("/x")
     with pytest.raises(StorageError, match="not between this machine and a remote host"):
         transfer.copy(transfer.LocalFiles(str(tmp_path)), "/x", host, "/y")
+
+
+# ---------------------------------------------------------------- what others do meanwhile
+
+def _migration_running(cloud, root, vm=None):
+    """A migration in progress in another process: its lock held, its intent written."""
+    from backend.api import Context
+
+    lock = volume_migration._operation_lock(Context(cloud.backend, None, None), root)
+    lock.__enter__()
+    with cloud.backend.store.transaction():
+        cloud.backend.store.insert("LocalStorageMigrationVO", {
+            "volumeUuid": root, "primaryStorageUuid": cloud.ps, "srcHostUuid": cloud.host,
+            "dstHostUuid": cloud.host2, "vmInstanceUuid": vm, "vmState": "Stopped" if vm else None,
+            "volumeStatus": "Ready", "files": "[]", "size": 0, "stage": "copying",
+            "createDate": "x", "lastOpDate": "x"})
+    return lock
+
+
+def test_snapshots_attach_and_delete_wait_for_a_running_migration(cloud):
+    vm1 = cloud.vm("vm1", hostUuid=cloud.host)
+    data = cloud.ok("CreateDataVolume", name="d1", diskOfferingUuid=cloud.disk)
+    cloud.ok("AttachDataVolumeToVm", vmInstanceUuid=vm1["uuid"], volumeUuid=data["uuid"])
+    snap = cloud.ok("CreateVolumeSnapshot", volumeUuid=data["uuid"], name="s0")
+    cloud.ok("DetachDataVolumeFromVm", uuid=data["uuid"])
+    lock = _migration_running(cloud, data["uuid"])
+    try:
+        for api, params in (("CreateVolumeSnapshot", {"volumeUuid": data["uuid"], "name": "s1"}),
+                            ("DeleteVolumeSnapshot", {"uuid": snap["uuid"]}),
+                            ("AttachDataVolumeToVm", {"vmInstanceUuid": vm1["uuid"],
+                                                      "volumeUuid": data["uuid"]}),
+                            ("DeleteDataVolume", {"uuid": data["uuid"]}),
+                            ("DeleteHost", {"uuid": cloud.host2, "deleteMode": "Enforcing"})):
+            error = cloud.fail(api, **params)
+            assert "migrat" in error["details"], (api, error)
+    finally:
+        lock.__exit__(None, None, None)
+    assert len(cloud.query("QueryVolumeSnapshot", volumeUuid=data["uuid"])) == 1
+    assert cloud.get("HostVO", cloud.host2) is not None
+
+
+def test_a_volume_attached_after_the_check_is_not_moved(cloud, monkeypatch):
+    vm1 = cloud.vm("vm1", hostUuid=cloud.host)
+    data = cloud.ok("CreateDataVolume", name="d1", diskOfferingUuid=cloud.disk)
+    cloud.ok("AttachDataVolumeToVm", vmInstanceUuid=vm1["uuid"], volumeUuid=data["uuid"])
+    cloud.ok("DetachDataVolumeFromVm", uuid=data["uuid"])
+    real = volume_migration._check
+
+    def then_attached(ctx, volume_uuid, dst_uuid):
+        plan = real(ctx, volume_uuid, dst_uuid)
+        with ctx.store.transaction():           # another shell, between check and begin
+            ctx.store.update("VolumeVO", volume_uuid, {"vmInstanceUuid": vm1["uuid"],
+                                                       "deviceId": 1})
+        return plan
+    monkeypatch.setattr(volume_migration, "_check", then_attached)
+    error = cloud.fail("LocalStorageMigrateVolume", code="SYS.1007", volumeUuid=data["uuid"],
+                       destHostUuid=cloud.host2)
+    assert "is still attached to the VM" in error["details"]
+    assert cloud.query("QueryLocalStorageResourceRef",
+                       resourceUuid=data["uuid"])[0]["hostUuid"] == cloud.host
+    assert cloud.backend.store.value("SELECT COUNT(*) FROM LocalStorageMigrationVO") == 0
+
+
+def test_a_volume_deleted_during_the_copy_is_not_switched(cloud, monkeypatch):
+    vm, root = stopped_vm_with_snapshots(cloud, snapshots=1)
+
+    def snapshot_gone(plan):                    # another process dropped a snapshot row
+        with cloud.backend.store.transaction():
+            cloud.backend.store.conn.execute("DELETE FROM VolumeSnapshotVO WHERE volumeUuid = ?",
+                                             (root["uuid"],))
+    monkeypatch.setattr(volume_migration, "_verify_chain", snapshot_gone)
+    error = cloud.fail("LocalStorageMigrateVolume", code="SYS.1006", volumeUuid=root["uuid"],
+                       destHostUuid=cloud.host2)
+    assert "changed while it was being copied" in error["details"]
+    assert cloud.get("VmInstanceVO", vm["uuid"])["hostUuid"] == cloud.host
+    assert not any(f.startswith(("rootVolumes", "snapshots")) for f in files_on(cloud, cloud.host2))
+
+
+def test_an_unreachable_destination_does_not_keep_the_vm_from_starting(cloud, monkeypatch):
+    vm, root = stopped_vm_with_snapshots(cloud, snapshots=1)
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_killed_child, args=(cloud.home, root["uuid"], cloud.host2,
+                                                   "verify", ctx.Event()))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    real = volume_migration.files_of
+
+    def unreachable(ctx, host):
+        if host["uuid"] == cloud.host2:
+            raise volume_migration.operr("cannot reach the files of the host: down")
+        return real(ctx, host)
+    with monkeypatch.context() as m:
+        m.setattr(volume_migration, "files_of", unreachable)
+        assert cloud.ok("StartVmInstance", uuid=vm["uuid"])["state"] == "Running"
+        assert cloud.backend.store.value("SELECT stage FROM LocalStorageMigrationVO") == \
+            "cleanup-dst"
+    assert any(".migrating" in f or f.startswith("snapshots") for f in files_on(cloud, cloud.host2))
+    # Reachable again: the next operation on the volume clears what was left there.
+    cloud.ok("StopVmInstance", uuid=vm["uuid"])
+    cloud.ok("CreateVolumeSnapshot", volumeUuid=root["uuid"], name="later")
+    assert cloud.backend.store.value("SELECT COUNT(*) FROM LocalStorageMigrationVO") == 0
+    assert not any(f.startswith(("rootVolumes", "snapshots")) for f in files_on(cloud, cloud.host2))
+
+
+def test_the_image_cache_to_make_must_fit_too(cloud):
+    vm = cloud.vm("vm1", hostUuid=cloud.host, strategy="CreateStopped")
+    root = cloud.get("VolumeVO", vm["rootVolumeUuid"])
+    with cloud.backend.store.transaction():    # room for the volume, not for the image too
+        cloud.backend.store.conn.execute(
+            "UPDATE LocalStorageHostRefVO SET totalCapacity = ?, availableCapacity = ? "
+            "WHERE hostUuid = ?", (root["size"], root["size"], cloud.host2))
+    error = cloud.fail("LocalStorageMigrateVolume", code="SYS.1006", volumeUuid=root["uuid"],
+                       destHostUuid=cloud.host2)
+    assert "bytes of local storage free" in error["details"]
+
+
+def test_an_attached_iso_comes_along(cloud, tmp_path):
+    from tests.unit.test_compute_services import make_iso
+
+    iso = cloud.ok("AddImage", name="iso", format="iso", mediaType="ISO",
+                   url=make_iso(tmp_path / "x.iso"), backupStorageUuids=[cloud.bs])
+    vm = cloud.vm("vm1", hostUuid=cloud.host, strategy="CreateStopped")
+    cloud.ok("AttachIsoToVmInstance", vmInstanceUuid=vm["uuid"], isoUuid=iso["uuid"])
+    cloud.ok("LocalStorageMigrateVolume", volumeUuid=vm["rootVolumeUuid"],
+             destHostUuid=cloud.host2)
+    assert cloud.backend.store.row("SELECT 1 FROM ImageCacheVO WHERE hostUuid = ? AND "
+                                   "imageUuid = ?", (cloud.host2, iso["uuid"]))
+    cloud.ok("StartVmInstance", uuid=vm["uuid"])
+    xml = cloud.driver(cloud.host2).xml(vm["uuid"])
+    assert f"{iso['uuid']}.iso" in xml
+
+
+def test_a_filesystem_that_can_not_tell_holes_copies_everything(tmp_path, monkeypatch):
+    import errno as errnos
+
+    (tmp_path / "a").mkdir()
+    data = os.urandom(3 * MiB)
+    (tmp_path / "a" / "f").write_bytes(data)
+    real = os.lseek
+
+    def no_seek_data(fd, offset, how):
+        if how in (os.SEEK_DATA, os.SEEK_HOLE):
+            raise OSError(errnos.EINVAL, "Invalid argument")
+        return real(fd, offset, how)
+    monkeypatch.setattr(os, "lseek", no_seek_data)
+    src, dst = transfer.LocalFiles(str(tmp_path / "a")), transfer.LocalFiles(str(tmp_path / "b"))
+    digest = transfer.copy(src, "/f", dst, "/.f.migrating")
+    assert (tmp_path / "b" / ".f.migrating").read_bytes() == data
+    assert digest == dst.digest("/.f.migrating")
