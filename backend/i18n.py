@@ -44,7 +44,7 @@ class Message:
             from .messages import ZH
 
             text = ZH.get(text) or text
-        values = {k: (v.render(lang) if isinstance(v, Message) else v)
+        values = {k: (v.render(lang) if isinstance(v, (Message, Error)) else v)
                   for k, v in self.values.items()}
         return text.format(**values) if values else text
 
@@ -69,5 +69,27 @@ def msg(template, **values):
 
 
 def render(text, lang=None):
-    """A message, or any other value (an error text from a library), as text."""
-    return text.render(lang) if isinstance(text, Message) else str(text)
+    """A message, an Error, or any other value (an error text from a library),
+    as text."""
+    return text.render(lang) if isinstance(text, (Message, Error)) else str(text)
+
+
+class Error(Exception):
+    """An exception of the lower layers (storage, hypervisor, network) whose
+    text is a message: ``text`` keeps it (a Message, or a plain text from a
+    library), ``str(e)`` and ``message`` are its English form (logs, callers
+    comparing texts), and a message embedding the exception as a value renders
+    it in that message's language."""
+
+    def __init__(self, text):
+        self.text = text
+        self.message = self.render("en")
+        super().__init__(self.message)
+
+    def shape(self, text, lang):
+        """The rendered text as shown; subclasses may normalise it."""
+        return text
+
+    def render(self, lang=None):
+        lang = lang or resolve()
+        return self.shape(render(self.text, lang), lang)

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 import libvirt
 
 from .domain import find_drive, media_path, set_media
+from ..i18n import msg
 from .errors import HostUnreachable, HypervisorError
 
 MiB = 1024 * 1024
@@ -120,7 +121,7 @@ class HostDriver:
     def check(self):
         """Capacity and identity of the host; HostUnreachable if it can't be used."""
         try:
-            with self._session("connect", write=False) as conn:
+            with self._session(msg("connect"), write=False) as conn:
                 info = conn.getInfo()
                 return {"cpuNum": int(info[2]),
                         "memoryBytes": _memory_bytes(conn, info),
@@ -129,7 +130,7 @@ class HostDriver:
         except HostUnreachable:
             raise
         except HypervisorError as e:
-            raise HostUnreachable(e.message) from None
+            raise HostUnreachable(e.text) from None
 
     def domain_type(self):
         """'kvm' when this host's QEMU can use KVM, else 'qemu'."""
@@ -137,7 +138,7 @@ class HostDriver:
             # libvirt's capabilities claim kvm even when /dev/kvm is closed to
             # the QEMU user; the local check looks at the device itself.
             return _local_domain_type()
-        with self._session("read capabilities", write=False) as conn:
+        with self._session(msg("read capabilities"), write=False) as conn:
             caps = ET.fromstring(conn.getCapabilities())
         for guest in caps.findall("guest"):
             arch = guest.find("arch")
@@ -152,8 +153,9 @@ class HostDriver:
         if "+" in scheme or rest.split("/", 1)[0]:
             # qemu+ssh://host/system: its files are on that host. Acting on the same
             # path here would touch this machine's files instead, so refuse.
-            raise HypervisorError(f"the files of the remote host {self.uri} can not be reached "
-                                  f"from this machine yet (needs the host agent on that host)")
+            raise HypervisorError(msg("the files of the remote host {uri} can not be reached from "
+                                      "this machine yet (needs the host agent on that host)",
+                                      uri=self.uri))
         clean = os.path.normpath("/" + str(path).lstrip("/"))
         if not self.fs_root:
             socket_path = _socket_of(self.uri)
@@ -169,7 +171,7 @@ class HostDriver:
 
     def define(self, xml):
         """Define (or redefine) a persistent domain; returns its name."""
-        with self._session("define domain") as conn:
+        with self._session(msg("define domain")) as conn:
             return conn.defineXML(xml).name()
 
     def start(self, name, settle=10.0):
@@ -177,7 +179,7 @@ class HostDriver:
         has powered off but whose QEMU is still exiting (libvirt says shutdown,
         for a second or two after the guest's request) is waited for, up to
         ``settle`` seconds, so that the start is not lost on a dying process."""
-        with self._session(f"start domain[{name}]") as conn:
+        with self._session(msg("start domain[{name}]", name=name)) as conn:
             dom = self._domain(conn, name)
             deadline = time.monotonic() + settle
             while dom.isActive() and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTDOWN \
@@ -193,7 +195,7 @@ class HostDriver:
         vCPUs could never answer the power button. Returns True when the
         guest shut down by itself.
         """
-        with self._session(f"stop domain[{name}]") as conn:
+        with self._session(msg("stop domain[{name}]", name=name)) as conn:
             dom = self._domain(conn, name)
             if not dom.isActive():
                 return True
@@ -217,19 +219,19 @@ class HostDriver:
 
     def reboot(self, name):
         """Reboot in place (QEMU resets; the live definition stays)."""
-        with self._session(f"reboot domain[{name}]") as conn:
+        with self._session(msg("reboot domain[{name}]", name=name)) as conn:
             self._domain(conn, name).reboot(0)
 
     def destroy(self, name):
         """Pull the plug; nothing to do if not running or not defined."""
-        with self._session(f"destroy domain[{name}]") as conn:
+        with self._session(msg("destroy domain[{name}]", name=name)) as conn:
             dom = self._lookup(conn, name)
             if dom is not None:
                 _destroy(dom)
 
     def undefine(self, name):
         """Forget the definition; nothing to do if there is none."""
-        with self._session(f"undefine domain[{name}]") as conn:
+        with self._session(msg("undefine domain[{name}]", name=name)) as conn:
             dom = self._lookup(conn, name)
             if dom is None or not dom.isPersistent():
                 return
@@ -243,7 +245,7 @@ class HostDriver:
 
     def state(self, name):
         """'Running', 'Paused', 'Stopped', 'Crashed' ('Unknown'), or None if absent."""
-        with self._session(f"read state of domain[{name}]", write=False) as conn:
+        with self._session(msg("read state of domain[{name}]", name=name), write=False) as conn:
             dom = self._lookup(conn, name)
             if dom is None:
                 return None
@@ -256,7 +258,7 @@ class HostDriver:
 
     def states(self):
         """{domain name: state} for every domain of the host."""
-        with self._session("list domains", write=False) as conn:
+        with self._session(msg("list domains"), write=False) as conn:
             try:
                 stats = conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE)
                 return {dom.name(): _STATES.get(s.get("state.state"), "Unknown")
@@ -276,14 +278,14 @@ class HostDriver:
     def xml(self, name, inactive=False):
         """The domain's XML: live when running (unless ``inactive``), else its definition."""
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0
-        with self._session(f"read domain[{name}]", write=False) as conn:
+        with self._session(msg("read domain[{name}]", name=name), write=False) as conn:
             return self._domain(conn, name).XMLDesc(flags)
 
     # ------------------------------------------------------------ devices
 
     def attach_disk(self, name, xml, live=True):
         """Add a disk to the definition, and to the running domain when ``live``."""
-        with self._session(f"attach disk to domain[{name}]") as conn:
+        with self._session(msg("attach disk to domain[{name}]", name=name)) as conn:
             dom = self._domain(conn, name)
             dom.attachDeviceFlags(xml, _affect(dom, live))
 
@@ -291,7 +293,7 @@ class HostDriver:
         """Remove a disk (matched by target) from the definition and, when
         ``live``, from the running domain. A live unplug needs the guest's
         cooperation: without a guest OS, QEMU keeps the disk until it answers."""
-        with self._session(f"detach disk from domain[{name}]") as conn:
+        with self._session(msg("detach disk from domain[{name}]", name=name)) as conn:
             dom = self._domain(conn, name)
             dom.detachDeviceFlags(xml, _affect(dom, live))
 
@@ -300,7 +302,7 @@ class HostDriver:
         domain.cdrom_xml): live when running, and in the definition."""
         new = ET.fromstring(cdrom_xml)
         target = new.find("target").get("dev")
-        with self._session(f"change cdrom media of domain[{name}]") as conn:
+        with self._session(msg("change cdrom media of domain[{name}]", name=name)) as conn:
             dom = self._domain(conn, name)
             if dom.isActive():
                 # Live, QEMU only swaps the media: the drive keeps its boot order.
@@ -311,8 +313,8 @@ class HostDriver:
                 # defined drive with only its media changed.
                 drive = find_drive(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), target)
                 if drive is None:
-                    raise HypervisorError(f"cannot change cdrom media of domain[{name}]: "
-                                          f"no cdrom drive {target}")
+                    raise HypervisorError(msg("cannot change cdrom media of domain[{name}]: no "
+                                              "cdrom drive {target}", name=name, target=target))
                 set_media(drive, media_path(new))
                 dom.updateDeviceFlags(ET.tostring(drive, encoding="unicode"), _AFFECT_CONFIG)
 
@@ -322,10 +324,10 @@ class HostDriver:
         el = ET.fromstring(live)
         g = el.find("devices/graphics")
         if el.get("id") in (None, "-1") or g is None:
-            raise HypervisorError(f"domain[{name}] is not running or has no console")
+            raise HypervisorError(msg("domain[{name}] is not running or has no console", name=name))
         port = int(g.get("port") or -1)
         if port <= 0:
-            raise HypervisorError(f"domain[{name}] has no console port yet")
+            raise HypervisorError(msg("domain[{name}] has no console port yet", name=name))
         return g.get("type"), port
 
     # ------------------------------------------------------------ plumbing
@@ -343,9 +345,10 @@ class HostDriver:
         except libvirt.libvirtError as e:
             if is_connection_lost(e):
                 self._forget(conn)
-                raise HostUnreachable(f"cannot {what}: lost the connection to "
-                                      f"{self.uri}: {describe(e)}") from None
-            raise HypervisorError(f"cannot {what}: {describe(e)}") from None
+                raise HostUnreachable(msg("cannot {what}: lost the connection to {uri}: {error}",
+                                          what=what, uri=self.uri, error=describe(e))) from None
+            raise HypervisorError(msg("cannot {what}: {error}",
+                                      what=what, error=describe(e))) from None
 
     def _acquire(self):
         with _POOL_LOCK:
@@ -380,7 +383,7 @@ class HostDriver:
     def _domain(self, conn, name):
         dom = self._lookup(conn, name)
         if dom is None:
-            raise HypervisorError(f"no domain[{name}] on host {self.uri}")
+            raise HypervisorError(msg("no domain[{name}] on host {uri}", name=name, uri=self.uri))
         return dom
 
 
@@ -395,7 +398,8 @@ def open_connection(uri):
     try:
         return libvirt.open(uri)
     except libvirt.libvirtError as e:
-        raise HostUnreachable(f"cannot connect to {uri}: {describe(e)}") from None
+        raise HostUnreachable(msg("cannot connect to {uri}: {error}",
+                                  uri=uri, error=describe(e))) from None
 
 
 def _probe_ssh(parsed):
@@ -403,8 +407,8 @@ def _probe_ssh(parsed):
     try:
         socket.create_connection((host, port), timeout=SSH_CONNECT_TIMEOUT).close()
     except OSError as e:
-        raise HostUnreachable(f"cannot connect to {host}:{port} (ssh): "
-                              f"{e.strerror or e}") from None
+        raise HostUnreachable(msg("cannot connect to {host}:{port} (ssh): {error}",
+                                  host=host, port=port, error=e.strerror or e)) from None
 
 
 def _socket_of(uri):
@@ -425,7 +429,8 @@ def _daemon_pid(socket_path, uri):
             pid, _, _ = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                                          struct.calcsize("3i")))
     except OSError as e:
-        raise HostUnreachable(f"cannot reach the libvirtd of {uri}: {describe(e)}") from None
+        raise HostUnreachable(msg("cannot reach the libvirtd of {uri}: {error}",
+                                  uri=uri, error=describe(e))) from None
     return pid
 
 

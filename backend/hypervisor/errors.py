@@ -1,17 +1,16 @@
 """What the hypervisor layer raises.
 
-Both carry a one-line message fit for an API error's details: services turn
-them into ZStack errors (a HostUnreachable makes the host Disconnected and
-its VMs Unknown). Neither module here lets a raw libvirtError escape.
+Both carry a one-line message (backend.i18n.msg) fit for an API error's
+details, shown in the reply's language: services turn them into ZStack
+errors (a HostUnreachable makes the host Disconnected and its VMs Unknown).
+Neither module here lets a raw libvirtError escape.
 """
 
+from ..i18n import Error
 
-class HypervisorError(Exception):
+
+class HypervisorError(Error):
     """A libvirt operation on a host failed."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 class HostUnreachable(HypervisorError):

@@ -10,8 +10,8 @@ an entry here, that every entry is used, and that both sides have the same
 placeholders.
 """
 
-from . import compute, core, network, storage
+from . import compute, core, flat, hypervisor, network, storage, storage_layer
 
 ZH = {}
-for _area in (core, compute, storage, network):
+for _area in (core, compute, storage, network, storage_layer, hypervisor, flat):
     ZH.update(_area.ZH)

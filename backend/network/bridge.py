@@ -10,9 +10,11 @@ is left to the operator, and said so.
 import json
 import subprocess
 
+from ..i18n import Error, msg
 
-class BridgeError(Exception):
-    pass
+
+class BridgeError(Error):
+    """A bridge could not be made; its text is a message (backend.i18n)."""
 
 
 def bridge_name(l2):
@@ -24,8 +26,8 @@ def _ip(*args, netns=None):
     command = (["ip", "netns", "exec", netns] if netns else []) + ["ip", *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
-        raise BridgeError(f"`{' '.join(command)}` failed: "
-                          f"{(result.stderr.strip().splitlines() or ['?'])[0]}")
+        raise BridgeError(msg("`{command}` failed: {first}", command=' '.join(command),
+                              first=(result.stderr.strip().splitlines() or ['?'])[0]))
     return result.stdout
 
 
@@ -58,11 +60,13 @@ def ensure(l2, netns=None):
     if phys.get("master") == name:
         return name
     if any(a.get("family") == "inet" for a in phys.get("addr_info", [])):
-        raise BridgeError(f"the interface {uplink} has an IPv4 address: zstack-cli will not move "
-                          f"it into the bridge {name} (that could cut this machine off); use "
-                          f"an interface without an address, or bridge it yourself")
+        raise BridgeError(msg("the interface {uplink} has an IPv4 address: zstack-cli will not "
+                              "move it into the bridge {name} (that could cut this machine off); "
+                              "use an interface without an address, or bridge it yourself",
+                              uplink=uplink, name=name))
     if phys.get("master"):
-        raise BridgeError(f"the interface {uplink} is already in {phys['master']}")
+        raise BridgeError(msg("the interface {uplink} is already in {master}",
+                              uplink=uplink, master=phys['master']))
     _ip("link", "set", uplink, "master", name, netns=netns)
     _ip("link", "set", uplink, "up", netns=netns)
     return name

@@ -15,7 +15,7 @@ def local_path(ctx, host, path):
     try:
         return driver(ctx, host).local_path(path)
     except hypervisor.HypervisorError as e:
-        raise operr(str(e)) from None
+        raise operr(e.text) from None
 
 
 def discard_file(ctx, host, path):

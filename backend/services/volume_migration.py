@@ -228,8 +228,8 @@ def _copy_chain(ctx, plan, intent):
         path, _ = src.backing(path)
     base = path                         # an image cache (or nothing): not ours to move
     if set(chain) != moving:
-        raise StorageError(f"the backing chain of {plan['volume']['installPath']} does not "
-                           f"hold exactly the volume and its snapshots")
+        raise StorageError(msg("the backing chain of {path} does not hold exactly the volume "
+                               "and its snapshots", path=plan['volume']['installPath']))
     if base is not None:
         _ensure_base(ctx, plan, base)
     _ensure_iso(ctx, plan)
@@ -244,11 +244,13 @@ def _ensure_base(ctx, plan, base):
                           "installPath = ?", (plan["src_host"]["uuid"], base))
     image = ctx.store.get("ImageVO", cache["imageUuid"]) if cache else None
     if image is None:
-        raise StorageError(f"the volume rests on {base}, which is not the cache of an image "
-                           f"this cloud still has: it can not be made on the destination")
+        raise StorageError(msg("the volume rests on {base}, which is not the cache of an image "
+                               "this cloud still has: it can not be made on the destination",
+                               base=base))
     made = ensure_cache(ctx, image, plan["dst_host"], plan["ps"])
     if made != base:
-        raise StorageError(f"the image cache on the destination is {made}, not {base}")
+        raise StorageError(msg("the image cache on the destination is {made}, not {base}",
+                               made=made, base=base))
 
 
 def _ensure_iso(ctx, plan):
@@ -260,8 +262,8 @@ def _ensure_iso(ctx, plan):
     iso = attached_iso(ctx, plan["vm"]["uuid"])
     image = ctx.store.get("ImageVO", iso) if iso else None
     if iso and image is None:
-        raise StorageError(f"the VM's ISO[uuid:{iso}] is no longer in the cloud: detach it "
-                           f"(DetachIsoFromVmInstance) to migrate the VM")
+        raise StorageError(msg("the VM's ISO[uuid:{iso}] is no longer in the cloud: detach it "
+                               "(DetachIsoFromVmInstance) to migrate the VM", iso=iso))
     if image is not None:
         ensure_cache(ctx, image, plan["dst_host"], plan["ps"])
 
@@ -281,8 +283,8 @@ def copy_file(ctx, src, dst, logical, label):
 def verify_copy(dst, tmp, digest, logical):
     found = dst.durable_digest(tmp)
     if found != digest:
-        raise StorageError(f"the copy of {logical} does not match the source (checksum "
-                           f"{found} instead of {digest})")
+        raise StorageError(msg("the copy of {logical} does not match the source (checksum {found} "
+                               "instead of {digest})", logical=logical, found=found, digest=digest))
 
 
 def _verify_chain(plan):
@@ -291,7 +293,7 @@ def _verify_chain(plan):
     path = plan["volume"]["installPath"]
     while path is not None:
         if not dst.exists(path):
-            raise StorageError(f"{path} is missing on the destination")
+            raise StorageError(msg("{path} is missing on the destination", path=path))
         path, _ = dst.backing(path) if path in plan["paths"] else (None, None)
 
 

@@ -5,16 +5,19 @@ and snapshots).
 Everything here works on real local paths (the caller maps host paths to this
 machine) and knows nothing of the database or the API: a failure is a
 StorageError with one user-facing line, which the services wrap in an API
-error. No function leaves a half-written file at a final path: content is
+error (its text is a message, backend.i18n.msg, shown in the reply's
+language). No function leaves a half-written file at a final path: content is
 written to a temporary file in the same directory and renamed into place.
 """
 
 
-class StorageError(Exception):
+from ..i18n import Error, msg
+
+
+class StorageError(Error):
     """A storage operation failed; ``str(e)`` is one line a user can read."""
 
-    def __init__(self, message):
+    def shape(self, text, lang):
         # One line, whatever the cause produced (tools print multi-line errors).
-        message = " ".join(str(message).splitlines()).strip() or "storage operation failed"
-        super().__init__(message)
-        self.message = message
+        return " ".join(text.splitlines()).strip() \
+            or msg("storage operation failed").render(lang)

@@ -8,6 +8,7 @@ imports the backend on every one-shot command (see the start-up benchmarks).
 import errno
 import os
 
+from ..i18n import msg
 from . import StorageError
 
 CHUNK = 1024 * 1024
@@ -17,7 +18,7 @@ def check_name(name):
     """A uuid becomes a path component: refuse anything that could climb out
     of its directory (a defect upstream, never a user's wish)."""
     if not name or "/" in name or "\0" in name or name in (".", ".."):
-        raise StorageError(f"invalid name for a storage path: {name!r}")
+        raise StorageError(msg("invalid name for a storage path: {name!r}", name=name))
     return name
 
 
@@ -33,8 +34,10 @@ def temp_path(final_path):
         except FileExistsError:
             continue
         except OSError as e:
-            raise StorageError(f"cannot create a file in {directory}: {e.strerror}")
-    raise StorageError(f"cannot create a temporary file next to {final_path}")
+            raise StorageError(msg("cannot create a file in {directory}: {error}",
+                                   directory=directory, error=e.strerror))
+    raise StorageError(msg("cannot create a temporary file next to {final_path}",
+                           final_path=final_path))
 
 
 def publish(tmp, final_path):
@@ -51,7 +54,8 @@ def publish(tmp, final_path):
         fsync_dir(os.path.dirname(final_path))
     except OSError as e:
         discard(tmp)
-        raise StorageError(f"cannot write {final_path}: {e.strerror}")
+        raise StorageError(msg("cannot write {path}: {error}",
+                               path=final_path, error=e.strerror))
 
 
 def fsync_dir(directory):
@@ -86,7 +90,8 @@ def make_dirs(directory):
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as e:
-        raise StorageError(f"cannot create directory {directory}: {e.strerror}")
+        raise StorageError(msg("cannot create directory {directory}: {error}",
+                               directory=directory, error=e.strerror))
 
 
 class Hasher:
@@ -110,11 +115,11 @@ def copy_file(src, dst_fd, dst_path, hasher=None, progress=None):
     try:
         f = open(src, "rb")
     except FileNotFoundError:
-        raise StorageError(f"file not found: {src}")
+        raise StorageError(msg("file not found: {path}", path=src))
     except IsADirectoryError:
-        raise StorageError(f"{src} is a directory, not a file")
+        raise StorageError(msg("{path} is a directory, not a file", path=src))
     except OSError as e:
-        raise StorageError(f"cannot read {src}: {e.strerror}")
+        raise StorageError(msg("cannot read {path}: {error}", path=src, error=e.strerror))
     with f:
         total = os.fstat(f.fileno()).st_size
         done = 0
@@ -124,7 +129,7 @@ def copy_file(src, dst_fd, dst_path, hasher=None, progress=None):
             try:
                 chunk = f.read(CHUNK)
             except OSError as e:
-                raise StorageError(f"cannot read {src}: {e.strerror}")
+                raise StorageError(msg("cannot read {path}: {error}", path=src, error=e.strerror))
             if not chunk:
                 break
             write_all(dst_fd, chunk, dst_path)
@@ -144,7 +149,7 @@ def write_all(fd, data, path):
         try:
             n = os.write(fd, view)
         except OSError as e:
-            raise StorageError(f"cannot write {path}: {e.strerror}")
+            raise StorageError(msg("cannot write {path}: {error}", path=path, error=e.strerror))
         view = view[n:]
 
 
@@ -159,9 +164,9 @@ def sha256(path):
                     break
                 hasher.update(chunk)
     except FileNotFoundError:
-        raise StorageError(f"file not found: {path}")
+        raise StorageError(msg("file not found: {path}", path=path))
     except OSError as e:
-        raise StorageError(f"cannot read {path}: {e.strerror}")
+        raise StorageError(msg("cannot read {path}: {error}", path=path, error=e.strerror))
     return hasher.hexdigest("sha256")
 
 
@@ -172,9 +177,10 @@ def capacity(directory):
     try:
         st = os.statvfs(directory)
     except FileNotFoundError:
-        raise StorageError(f"directory not found: {directory}")
+        raise StorageError(msg("directory not found: {directory}", directory=directory))
     except OSError as e:
-        raise StorageError(f"cannot read the capacity of {directory}: {e.strerror}")
+        raise StorageError(msg("cannot read the capacity of {directory}: {error}",
+                               directory=directory, error=e.strerror))
     return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
 
 
@@ -183,7 +189,7 @@ def disk_usage(path):
     try:
         return os.stat(path).st_blocks * 512
     except OSError as e:
-        raise StorageError(f"cannot read {path}: {e.strerror}")
+        raise StorageError(msg("cannot read {path}: {error}", path=path, error=e.strerror))
 
 
 class Progress:
@@ -238,7 +244,8 @@ class file_lock:
         try:
             self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
         except OSError as e:
-            raise StorageError(f"cannot create the lock file {self.path}: {e.strerror}")
+            raise StorageError(msg("cannot create the lock file {path}: {error}",
+                                   path=self.path, error=e.strerror))
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 

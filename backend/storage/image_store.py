@@ -19,6 +19,7 @@ import os
 import re
 import urllib.parse
 
+from ..i18n import msg
 from . import StorageError, qemu_img
 from .files import (CHUNK, Hasher, Progress, capacity as _capacity, check_name, copy_file,
                     discard, disk_usage, make_dirs, publish, remove_dir_if_empty, temp_path,
@@ -48,7 +49,7 @@ def import_image(url, dest_dir, image_uuid, fmt, progress=None, timeout=DOWNLOAD
     "actualSize" (bytes on disk), "md5sum", "sha256"}.
     """
     if fmt not in FORMATS:
-        raise StorageError(f"unsupported image format {fmt} (qcow2, raw or iso)")
+        raise StorageError(msg("unsupported image format {fmt} (qcow2, raw or iso)", fmt=fmt))
     final = image_path(dest_dir, image_uuid, fmt)
     image_dir = os.path.dirname(final)
     make_dirs(image_dir)
@@ -80,20 +81,20 @@ def _fetch(url, fd, tmp, hasher, reporter, timeout):
     try:
         parsed = urllib.parse.urlsplit(url)
     except ValueError as e:
-        raise StorageError(f"unsupported url {_redact(url)}: {e}")
+        raise StorageError(msg("unsupported url {url}: {error}", url=_redact(url), error=e))
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https"):
         _download(url, fd, tmp, hasher, reporter, timeout)
     elif scheme == "file":
         if parsed.netloc not in ("", "localhost"):
-            raise StorageError(f"unsupported url {url}: a file:// url must name a local file "
-                               f"(file:///path)")
+            raise StorageError(msg("unsupported url {url}: a file:// url must name a local file "
+                                   "(file:///path)", url=url))
         copy_file(urllib.parse.unquote(parsed.path), fd, tmp, hasher, reporter)
     elif scheme == "" and url.startswith("/"):
         copy_file(url, fd, tmp, hasher, reporter)
     else:
-        raise StorageError(f"unsupported url {_redact(url)}: use an absolute path, file:// or "
-                           f"http(s)://")
+        raise StorageError(msg("unsupported url {url}: use an absolute path, file:// or http(s)://",
+                               url=_redact(url)))
 
 
 def _download(url, fd, tmp, hasher, reporter, timeout):
@@ -103,22 +104,27 @@ def _download(url, fd, tmp, hasher, reporter, timeout):
     try:
         response = requests.get(url, stream=True, timeout=(timeout, timeout), allow_redirects=True)
     except requests.exceptions.Timeout:
-        raise StorageError(f"failed to download {shown}: no answer within {timeout} seconds")
+        raise StorageError(msg("failed to download {shown}: no answer within {timeout} seconds",
+                               shown=shown, timeout=timeout))
     except requests.exceptions.SSLError as e:
-        why = "the server's certificate" if "CERTIFICATE_VERIFY_FAILED" in str(e) else \
-            "the TLS handshake"
-        raise StorageError(f"failed to download {shown}: {why} failed")
+        why = msg("the server's certificate") if "CERTIFICATE_VERIFY_FAILED" in str(e) else \
+            msg("the TLS handshake")
+        raise StorageError(msg("failed to download {shown}: {why} failed", shown=shown, why=why))
     except requests.exceptions.ConnectionError as e:
-        raise StorageError(f"failed to download {shown}: cannot connect to "
-                           f"{urllib.parse.urlsplit(url).netloc.rpartition('@')[2]}{_cause(e)}")
+        raise StorageError(msg("failed to download {shown}: cannot connect to {server}{cause}",
+                               shown=shown, cause=_cause(e),
+                               server=urllib.parse.urlsplit(url).netloc.rpartition('@')[2]))
     except requests.exceptions.TooManyRedirects:
-        raise StorageError(f"failed to download {shown}: too many redirects")
+        raise StorageError(msg("failed to download {shown}: too many redirects", shown=shown))
     except requests.exceptions.RequestException as e:
-        raise StorageError(f"failed to download {shown}: {_cause(e)[2:-1] or e}")
+        raise StorageError(msg("failed to download {shown}: {error}",
+                               shown=shown, error=_cause(e)[2:-1] or e))
     with response:
         if response.status_code >= 400:
-            raise StorageError(f"failed to download {shown}: HTTP {response.status_code} "
-                               f"{response.reason or ''}".rstrip())
+            # (a StorageError strips the space left by an empty reason)
+            raise StorageError(msg("failed to download {shown}: HTTP {status} {reason}",
+                                   shown=shown, status=response.status_code,
+                                   reason=response.reason or ''))
         total = _content_length(response)
         done = 0
         if reporter:
@@ -132,11 +138,16 @@ def _download(url, fd, tmp, hasher, reporter, timeout):
                     reporter.update(done, total)
         except requests.exceptions.RequestException as e:
             timed_out = isinstance(e, requests.exceptions.Timeout) or "timed out" in str(e)
-            why = f"no data for {timeout} seconds" if timed_out else "the connection broke"
-            raise StorageError(f"failed to download {shown}: {why} after {done} bytes"
-                               + (f" of {total}" if total is not None else ""))
+            why = msg("no data for {timeout} seconds", timeout=timeout) if timed_out \
+                else msg("the connection broke")
+            if total is None:
+                raise StorageError(msg("failed to download {shown}: {why} after {done} bytes",
+                                       shown=shown, why=why, done=done))
+            raise StorageError(msg("failed to download {shown}: {why} after {done} bytes of "
+                                   "{total}", shown=shown, why=why, done=done, total=total))
         if total is not None and done != total:
-            raise StorageError(f"failed to download {shown}: got {done} of {total} bytes")
+            raise StorageError(msg("failed to download {shown}: got {done} of {total} bytes",
+                                   shown=shown, done=done, total=total))
         if reporter:
             reporter.finish(done, total)
 
@@ -182,27 +193,29 @@ def _check_content(path, fmt, url):
         with open(path, "rb") as f:
             f.seek(ISO_MAGIC_OFFSET)
             if f.read(len(ISO_MAGIC)) != ISO_MAGIC:
-                raise StorageError(f"{shown} is not an ISO 9660 image (no CD001 signature at "
-                                   f"offset 0x8001)")
+                raise StorageError(msg("{shown} is not an ISO 9660 image (no CD001 signature at "
+                                       "offset 0x8001)", shown=shown))
         return os.path.getsize(path)
     if fmt == "raw":
         size = os.path.getsize(path)
         if size == 0:
-            raise StorageError(f"{shown} is empty")
+            raise StorageError(msg("{shown} is empty", shown=shown))
         return size
     try:
         found = qemu_img.info(path, chain=False)
     except StorageError:
-        raise StorageError(f"{shown} is not a qcow2 image (qemu-img cannot read it)")
+        raise StorageError(msg("{shown} is not a qcow2 image (qemu-img cannot read it)",
+                               shown=shown))
     if found["format"] != "qcow2":
-        raise StorageError(f"{shown} is not a qcow2 image (qemu-img reads it as "
-                           f"{found['format']}); add it with format=raw if it is a raw disk")
+        raise StorageError(msg("{shown} is not a qcow2 image (qemu-img reads it as {format}); add "
+                               "it with format=raw if it is a raw disk",
+                               shown=shown, format=found['format']))
     if found["backingFile"]:
-        raise StorageError(f"{shown} is a qcow2 image with a backing file; only standalone "
-                           f"images can be added")
+        raise StorageError(msg("{shown} is a qcow2 image with a backing file; only standalone "
+                               "images can be added", shown=shown))
     if found["formatSpecific"].get("data-file"):
-        raise StorageError(f"{shown} is a qcow2 image with an external data file; only "
-                           f"standalone images can be added")
+        raise StorageError(msg("{shown} is a qcow2 image with an external data file; only "
+                               "standalone images can be added", shown=shown))
     return found["virtualSize"]
 
 
@@ -214,7 +227,7 @@ def delete_image(path):
     except FileNotFoundError:
         pass
     except OSError as e:
-        raise StorageError(f"cannot delete {path}: {e.strerror}")
+        raise StorageError(msg("cannot delete {path}: {error}", path=path, error=e.strerror))
     remove_dir_if_empty(os.path.dirname(os.path.abspath(path)))
 
 

@@ -61,6 +61,7 @@ finished but whose file was not removed is recognised and removed on retry.
 
 import os
 
+from ..i18n import msg
 from . import StorageError, files, qemu_img, templates
 from .files import (Hasher, capacity as _capacity, copy_file, discard, fsync_dir,
                     is_cross_device, make_dirs, publish, remove_dir_if_empty, same_file,
@@ -107,8 +108,9 @@ def _copy(source_path, tmp, md5sum):
     finally:
         os.close(fd)
     if md5sum and hasher.hexdigest("md5") != md5sum.lower():
-        raise StorageError(f"the copy of {source_path} is damaged: md5 {hasher.hexdigest('md5')}, "
-                           f"expected {md5sum}")
+        raise StorageError(msg("the copy of {source_path} is damaged: md5 {found}, expected "
+                               "{md5sum}", source_path=source_path,
+                               found=hasher.hexdigest('md5'), md5sum=md5sum))
 
 
 def delete_image_cache(root, image_uuid, fmt):
@@ -130,8 +132,8 @@ def _cache_format(cache_path):
     read as that, never probed (a raw disk may hold anything)."""
     fmt = os.path.splitext(cache_path)[1].lstrip(".")
     if fmt not in qemu_img.FORMATS:
-        raise StorageError(f"{cache_path} is not a disk image (qcow2 or raw): "
-                           f"a volume can not be created from it")
+        raise StorageError(msg("{cache_path} is not a disk image (qcow2 or raw): a volume can not "
+                               "be created from it", cache_path=cache_path))
     return fmt
 
 
@@ -156,9 +158,10 @@ def create_root_volume(root, vm_uuid, volume_uuid, cache_path, size=None):
     try:
         st = os.stat(cache_path)
     except FileNotFoundError:
-        raise StorageError(f"image not found: {cache_path}")
+        raise StorageError(msg("image not found: {path}", path=cache_path))
     except OSError as e:
-        raise StorageError(f"cannot read {cache_path}: {e.strerror}")
+        raise StorageError(msg("cannot read {path}: {error}",
+                               path=cache_path, error=e.strerror))
     try:
         data = templates.template_bytes(cache_path, fmt, st, want)
     except (StorageError, OSError):
@@ -197,7 +200,7 @@ def _unlink(path):
     except FileNotFoundError:
         pass
     except OSError as e:
-        raise StorageError(f"cannot delete {path}: {e.strerror}")
+        raise StorageError(msg("cannot delete {path}: {error}", path=path, error=e.strerror))
 
 
 # -- snapshots ---------------------------------------------------------------
@@ -212,7 +215,8 @@ def snapshot(volume_path, snapshot_path):
     found = qemu_img.info(volume_path, chain=False, fmt="qcow2", force_share=False)
     if os.path.lexists(snapshot_path):
         if not same_file(snapshot_path, volume_path):
-            raise StorageError(f"cannot snapshot {volume_path}: {snapshot_path} already exists")
+            raise StorageError(msg("cannot snapshot {volume_path}: {snapshot_path} already exists",
+                                   volume_path=volume_path, snapshot_path=snapshot_path))
         discard(snapshot_path)               # the stray link of an interrupted attempt
     make_dirs(os.path.dirname(snapshot_path))
 
@@ -221,7 +225,9 @@ def snapshot(volume_path, snapshot_path):
         fsync_dir(os.path.dirname(snapshot_path))
     except OSError as e:
         if not is_cross_device(e):
-            raise StorageError(f"cannot snapshot {volume_path} to {snapshot_path}: {e.strerror}")
+            raise StorageError(msg("cannot snapshot {volume_path} to {snapshot_path}: {error}",
+                                   volume_path=volume_path, snapshot_path=snapshot_path,
+                                   error=e.strerror))
         tmp = temp_path(snapshot_path)
         try:
             _copy(volume_path, tmp, None)
@@ -235,7 +241,8 @@ def snapshot(volume_path, snapshot_path):
     try:
         qemu_img.run(["create", "-q", "-f", "qcow2", "-b",
                       qemu_img.backing_name(overlay, snapshot_path), "-F", "qcow2", overlay,
-                      str(found["virtualSize"])], what=f"snapshot {volume_path}")
+                      str(found["virtualSize"])], what=msg("snapshot {volume_path}",
+                                                           volume_path=volume_path))
         publish(overlay, volume_path)
     except BaseException:
         discard(overlay)
@@ -254,7 +261,8 @@ def delete_snapshot(volume_path, snapshot_path):
     if not os.path.lexists(snapshot_path):
         return
     if snapshot_path == volume_path:
-        raise StorageError(f"cannot delete {snapshot_path}: it is the volume itself")
+        raise StorageError(msg("cannot delete {snapshot_path}: it is the volume itself",
+                               snapshot_path=snapshot_path))
     chain = [volume_path] + qemu_img.info(volume_path, chain=True, fmt="qcow2")["backingChain"]
     where = next((i for i, p in enumerate(chain) if same_file(p, snapshot_path)), None)
     if where == 0:
@@ -266,12 +274,15 @@ def delete_snapshot(volume_path, snapshot_path):
         # well be that volume's backing file.
         volume_uuid = volume_uuid_of(volume_path)
         if not _is_snapshot_of(snapshot_path, volume_uuid):
-            raise StorageError(f"cannot delete {snapshot_path}: it is not a snapshot of "
-                               f"{volume_path}")
+            raise StorageError(msg("cannot delete {snapshot_path}: it is not a snapshot of "
+                                   "{volume_path}",
+                                   snapshot_path=snapshot_path, volume_path=volume_path))
         user = _backed_by(snapshot_path, volume_uuid)
         if user:
-            raise StorageError(f"cannot delete {snapshot_path}: it is not in the chain of "
-                               f"{volume_path} and {user} is backed by it")
+            raise StorageError(msg("cannot delete {snapshot_path}: it is not in the chain of "
+                                   "{volume_path} and {user} is backed by it",
+                                   snapshot_path=snapshot_path, volume_path=volume_path,
+                                   user=user))
     else:
         child = chain[where - 1]
         parent = chain[where + 1] if where + 1 < len(chain) else None

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 
+from ..i18n import msg
 from . import StorageError
 from .files import discard, make_dirs, publish, temp_path
 
@@ -30,13 +31,15 @@ def run(args, what=None, timeout=TIMEOUT):
                               text=True, errors="replace", timeout=timeout,
                               env={**os.environ, "LC_ALL": "C"})
     except FileNotFoundError:
-        raise StorageError("qemu-img is not installed (it comes with the qemu-utils package)")
+        raise StorageError(msg("qemu-img is not installed (it comes with the qemu-utils package)"))
     except subprocess.TimeoutExpired:
-        raise StorageError(f"qemu-img failed to {what}: timed out after {timeout} seconds")
+        raise StorageError(msg("qemu-img failed to {what}: timed out after {timeout} seconds",
+                               what=what, timeout=timeout))
     except OSError as e:
-        raise StorageError(f"qemu-img failed to {what}: {e.strerror}")
+        raise StorageError(msg("qemu-img failed to {what}: {error}", what=what, error=e.strerror))
     if proc.returncode != 0:
-        raise StorageError(f"qemu-img failed to {what}: {_reason(proc.stderr, proc.returncode)}")
+        raise StorageError(msg("qemu-img failed to {what}: {reason}",
+                               what=what, reason=_reason(proc.stderr, proc.returncode)))
     return proc.stdout
 
 
@@ -47,7 +50,7 @@ def _reason(stderr, code):
             line = line[len("qemu-img: "):]
         if line:
             return line
-    return f"exit status {code}"
+    return msg("exit status {code}", code=code)
 
 
 def info(path, chain=True, force_share=True, fmt=None):
@@ -67,7 +70,7 @@ def info(path, chain=True, force_share=True, fmt=None):
     """
     path = os.path.abspath(path)
     if not os.path.exists(path):
-        raise StorageError(f"image not found: {path}")
+        raise StorageError(msg("image not found: {path}", path=path))
     args = ["info", "--output=json"]
     if chain:
         args.append("--backing-chain")
@@ -75,11 +78,11 @@ def info(path, chain=True, force_share=True, fmt=None):
         args.append("-U")
     if fmt:
         args += ["-f", fmt]
-    out = run([*args, path], what=f"read {path}")
+    out = run([*args, path], what=msg("read {path}", path=path))
     try:
         data = json.loads(out)
     except ValueError:
-        raise StorageError(f"qemu-img failed to read {path}: unexpected output")
+        raise StorageError(msg("qemu-img failed to read {path}: unexpected output", path=path))
     entries = data if isinstance(data, list) else [data]
     top = entries[0]
     backing = _backing_path(top, path)
@@ -133,28 +136,30 @@ def create(path, size_bytes=None, fmt="qcow2", backing=None, backing_fmt=None):
     given."""
     path = os.path.abspath(path)
     if fmt not in FORMATS:
-        raise StorageError(f"unsupported image format {fmt} (qcow2 or raw)")
+        raise StorageError(msg("unsupported image format {fmt} (qcow2 or raw)", fmt=fmt))
     if os.path.lexists(path):
-        raise StorageError(f"cannot create {path}: the file already exists")
+        raise StorageError(msg("cannot create {path}: the file already exists", path=path))
     args = ["create", "-q", "-f", fmt]
     if backing:
         if fmt != "qcow2":
-            raise StorageError(f"cannot create {path}: only a qcow2 image can have a backing file")
+            raise StorageError(msg("cannot create {path}: only a qcow2 image can have a backing "
+                                   "file", path=path))
         backing = os.path.abspath(backing)
         if backing_fmt is None:
             backing_fmt = info(backing, chain=False)["format"]
         args += ["-b", backing_name(path, backing), "-F", backing_fmt]
     elif size_bytes is None:
-        raise StorageError(f"cannot create {path}: no size given")
+        raise StorageError(msg("cannot create {path}: no size given", path=path))
     if size_bytes is not None:
         size_bytes = int(size_bytes)
         if size_bytes <= 0:
-            raise StorageError(f"cannot create {path}: the size must be positive, not {size_bytes}")
+            raise StorageError(msg("cannot create {path}: the size must be positive, not "
+                                   "{size_bytes}", path=path, size_bytes=size_bytes))
     make_dirs(os.path.dirname(path))
     tmp = temp_path(path)
     try:
         tail = [str(size_bytes)] if size_bytes is not None else []
-        run([*args, tmp, *tail], what=f"create {path}")
+        run([*args, tmp, *tail], what=msg("create {path}", path=path))
     except BaseException:
         discard(tmp)
         raise
@@ -190,7 +195,8 @@ def rebase(path, backing, backing_fmt="qcow2", unsafe=True, seen_from=None):
                  "-F", backing_fmt]
     else:
         args += ["-b", ""]
-    run([*args, path], what=f"rebase {path}", timeout=TIMEOUT if unsafe else LONG_TIMEOUT)
+    run([*args, path], what=msg("rebase {path}", path=path),
+        timeout=TIMEOUT if unsafe else LONG_TIMEOUT)
 
 
 def convert(src, dst, fmt, src_fmt=None):
@@ -198,15 +204,17 @@ def convert(src, dst, fmt, src_fmt=None):
     copy is standalone: backing data is folded in)."""
     src, dst = os.path.abspath(src), os.path.abspath(dst)
     if fmt not in FORMATS:
-        raise StorageError(f"unsupported image format {fmt} (qcow2 or raw)")
+        raise StorageError(msg("unsupported image format {fmt} (qcow2 or raw)", fmt=fmt))
     if os.path.lexists(dst):
-        raise StorageError(f"cannot convert {src} to {dst}: the file already exists")
+        raise StorageError(msg("cannot convert {src} to {dst}: the file already exists",
+                               src=src, dst=dst))
     if src_fmt is None:
         src_fmt = info(src, chain=False)["format"]
     make_dirs(os.path.dirname(dst))
     tmp = temp_path(dst)
     try:
-        run(["convert", "-q", "-f", src_fmt, "-O", fmt, src, tmp], what=f"convert {src} to {dst}",
+        run(["convert", "-q", "-f", src_fmt, "-O", fmt, src, tmp],
+            what=msg("convert {src} to {dst}", src=src, dst=dst),
             timeout=LONG_TIMEOUT)
     except BaseException:
         discard(tmp)
@@ -232,11 +240,11 @@ def compare(a, b, a_fmt=None, b_fmt=None):
                               errors="replace", timeout=LONG_TIMEOUT,
                               env={**os.environ, "LC_ALL": "C"})
     except FileNotFoundError:
-        raise StorageError("qemu-img is not installed (it comes with the qemu-utils package)")
+        raise StorageError(msg("qemu-img is not installed (it comes with the qemu-utils package)"))
     except subprocess.TimeoutExpired:
-        raise StorageError(f"qemu-img failed to compare {a} and {b}: timed out")
+        raise StorageError(msg("qemu-img failed to compare {a} and {b}: timed out", a=a, b=b))
     # 0: identical, 1: different, anything else: an error.
     if proc.returncode in (0, 1):
         return proc.returncode == 0
-    raise StorageError(f"qemu-img failed to compare {a} and {b}: "
-                       f"{_reason(proc.stderr, proc.returncode)}")
+    raise StorageError(msg("qemu-img failed to compare {a} and {b}: {reason}",
+                           a=a, b=b, reason=_reason(proc.stderr, proc.returncode)))

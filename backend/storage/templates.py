@@ -17,6 +17,7 @@ there is no template to copy, and write_copy (why the copy is not fsync'ed).
 import os
 import struct
 
+from ..i18n import msg
 from . import StorageError, files, qemu_img
 from .files import discard, make_dirs, write_all
 from .layout import ROOT_VOLUMES
@@ -108,7 +109,8 @@ def _read_template(path, cache_path, fmt, want):
     size = _check_overlay(data, qemu_img.backing_name(_volume_seat(cache_path), cache_path), fmt)
     if size is None or (want and size != -(-want // 512) * 512):     # qemu rounds up to 512
         discard(path)
-        raise StorageError(f"{path} is not a template of {cache_path}")
+        raise StorageError(msg("{path} is not a template of {cache_path}",
+                               path=path, cache_path=cache_path))
     return size, data
 
 
@@ -191,7 +193,7 @@ def write_copy(path, data):
     benchmark's virtual disk; a real disk's flush costs more), several times
     the copy itself, for a file that can always be remade."""
     if os.path.lexists(path):
-        raise StorageError(f"cannot create {path}: the file already exists")
+        raise StorageError(msg("cannot create {path}: the file already exists", path=path))
     try:
         fd, tmp = _open_temp(path)
     except FileNotFoundError:
@@ -205,7 +207,7 @@ def write_copy(path, data):
         os.rename(tmp, path)
     except OSError as e:
         discard(tmp)
-        raise StorageError(f"cannot create {path}: {e.strerror}")
+        raise StorageError(msg("cannot create {path}: {error}", path=path, error=e.strerror))
     except BaseException:
         discard(tmp)
         raise
@@ -224,5 +226,7 @@ def _open_temp(final_path):
         except FileNotFoundError:
             raise                       # no directory yet: the caller makes it
         except OSError as e:
-            raise StorageError(f"cannot create a file in {directory}: {e.strerror}")
-    raise StorageError(f"cannot create a temporary file next to {final_path}")
+            raise StorageError(msg("cannot create a file in {directory}: {error}",
+                                   directory=directory, error=e.strerror))
+    raise StorageError(msg("cannot create a temporary file next to {final_path}",
+                           final_path=final_path))

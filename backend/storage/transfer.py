@@ -27,6 +27,7 @@ import shlex
 import subprocess
 import zlib
 
+from ..i18n import msg
 from . import StorageError, qemu_img
 from .files import fsync_dir, make_dirs, remove_dir_if_empty
 
@@ -82,7 +83,7 @@ class LocalFiles:
         with _open(real) as f:
             flushed = _Background(os.fsync, f.fileno())
             digest = _hash_extents(f.fileno(), real)
-            flushed.result(f"cannot write {real}")
+            flushed.result(msg("cannot write {path}", path=real))
         return digest
 
     def rebase(self, logical, backing, fmt):
@@ -101,7 +102,7 @@ class LocalFiles:
             os.replace(self.path(tmp), real)
             fsync_dir(os.path.dirname(real))
         except OSError as e:
-            raise StorageError(f"cannot write {real}: {e.strerror}")
+            raise StorageError(msg("cannot write {path}: {error}", path=real, error=e.strerror))
 
     def remove(self, logical):
         """Delete a file (gone already is fine) and its directory once empty,
@@ -112,7 +113,7 @@ class LocalFiles:
         except FileNotFoundError:
             pass
         except OSError as e:
-            raise StorageError(f"cannot delete {real}: {e.strerror}")
+            raise StorageError(msg("cannot delete {path}: {error}", path=real, error=e.strerror))
         directory = os.path.dirname(real)
         if os.path.basename(directory) not in ("rootVolumes", "dataVolumes", "snapshots"):
             remove_dir_if_empty(directory)
@@ -133,9 +134,9 @@ def _open(path):
     try:
         return open(path, "rb")
     except FileNotFoundError:
-        raise StorageError(f"file not found: {path}")
+        raise StorageError(msg("file not found: {path}", path=path))
     except OSError as e:
-        raise StorageError(f"cannot read {path}: {e.strerror}")
+        raise StorageError(msg("cannot read {path}: {error}", path=path, error=e.strerror))
 
 
 def _extents(fd, size):
@@ -176,12 +177,13 @@ def _hash_extents(fd, path):
             while got < want:
                 n = os.preadv(fd, [view[got:want]], position + got)
                 if n <= 0:
-                    raise StorageError(f"cannot read {path}: it shrank while being read")
+                    raise StorageError(msg("cannot read {path}: it shrank while being read",
+                                           path=path))
                 crc = zlib.crc32(view[got:got + n], crc)
                 got += n
             listing.append(b"%d:%08x\n" % (block, crc))
     except OSError as e:
-        raise StorageError(f"cannot read {path}: {e.strerror}")
+        raise StorageError(msg("cannot read {path}: {error}", path=path, error=e.strerror))
     return hashlib.sha256(b"".join(listing)).hexdigest()
 
 
@@ -211,7 +213,7 @@ class _Background:
     def result(self, what):
         self.thread.join()
         if isinstance(self.error, OSError):
-            raise StorageError(f"{what}: {self.error.strerror}")
+            raise StorageError(msg("{what}: {error}", what=what, error=self.error.strerror))
         if self.error is not None:
             raise self.error
         return self.value
@@ -227,13 +229,14 @@ def copy_local(src, logical, dst, tmp, progress=None):
         try:
             out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         except OSError as e:
-            raise StorageError(f"cannot create {target}: {e.strerror}")
+            raise StorageError(msg("cannot create {path}: {error}",
+                                   path=target, error=e.strerror))
         try:
             hashed = _Background(_hash_extents, g.fileno(), source)
             try:
                 _copy_extents(f.fileno(), out, source, target, progress)
             finally:
-                digest = hashed.result(f"cannot read {source}")
+                digest = hashed.result(msg("cannot read {path}", path=source))
             return digest
         finally:
             os.close(out)
@@ -248,14 +251,16 @@ def _copy_extents(fd, out, source, target, progress):
             while position < end:
                 n = _copy_range(fd, out, min(CHUNK * 16, end - position), position)
                 if n <= 0:
-                    raise StorageError(f"cannot read {source}: it shrank while being copied")
+                    raise StorageError(msg("cannot read {source}: it shrank while being copied",
+                                           source=source))
                 position += n
                 done += n
                 if progress:
                     progress(done, size)
         os.ftruncate(out, size)
     except OSError as e:
-        raise StorageError(f"cannot copy {source} to {target}: {e.strerror}")
+        raise StorageError(msg("cannot copy {source} to {target}: {error}",
+                               source=source, target=target, error=e.strerror))
 
 
 def _copy_range(fd, out, count, position):
@@ -276,9 +281,10 @@ def run_command(argv, timeout=3600):
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
-        raise StorageError(f"{argv[0]} is not installed on this machine")
+        raise StorageError(msg("{command} is not installed on this machine", command=argv[0]))
     except subprocess.TimeoutExpired:
-        raise StorageError(f"{argv[0]} did not finish within {timeout} s")
+        raise StorageError(msg("{command} did not finish within {timeout} s",
+                               command=argv[0], timeout=timeout))
     return done.returncode, done.stdout, done.stderr
 
 
@@ -303,8 +309,9 @@ class SshFiles:
         argv = ["ssh", *SSH_OPTIONS, self.login, "--", shlex.join(command)]
         status, out, err = self.runner(argv)
         if status != 0:
-            reason = (err.strip().splitlines() or [f"exit status {status}"])[-1]
-            raise StorageError(f"cannot {what} on {self.address}: {reason}")
+            reason = (err.strip().splitlines() or [msg("exit status {code}", code=status)])[-1]
+            raise StorageError(msg("cannot {what} on {address}: {reason}",
+                                   what=what, address=self.address, reason=reason))
         return out
 
     def exists(self, logical):
@@ -316,11 +323,12 @@ class SshFiles:
         import json
 
         out = self.run("qemu-img", "info", "--output=json", "-U", "-f", "qcow2", logical,
-                       what=f"read {logical}")
+                       what=msg("read {path}", path=logical))
         try:
             top = json.loads(out)
         except ValueError:
-            raise StorageError(f"qemu-img on {self.address} gave no JSON for {logical}")
+            raise StorageError(msg("qemu-img on {address} gave no JSON for {logical}",
+                                   address=self.address, logical=logical))
         name = top.get("full-backing-filename") or top.get("backing-filename")
         if not name:
             return None, None
@@ -328,27 +336,29 @@ class SshFiles:
             top.get("backing-filename-format") or "qcow2"
 
     def digest(self, logical):
-        out = self.run("sha256sum", "--", logical, what=f"checksum {logical}")
+        out = self.run("sha256sum", "--", logical, what=msg("checksum {logical}", logical=logical))
         return out.split()[0] if out.split() else ""
 
     def durable_digest(self, logical):
         out = self.run("sh", "-c", 'sync -- "$1" && sha256sum -- "$1"', "digest", logical,
-                       what=f"checksum {logical}")
+                       what=msg("checksum {logical}", logical=logical))
         return out.split()[0] if out.split() else ""
 
     def rebase(self, logical, backing, fmt):
         name = qemu_img.backing_name(logical, backing) if backing else ""
         self.run("qemu-img", "rebase", "-q", "-f", "qcow2", "-u", "-b", name,
-                 *(["-F", fmt] if backing else []), logical, what=f"rebase {logical}")
+                 *(["-F", fmt] if backing else []), logical, what=msg("rebase {path}",
+                                                                      path=logical))
 
     def publish(self, tmp, final):
         self.run("sh", "-c", 'sync -- "$1" && mv -f -T -- "$1" "$2" && sync -- "$(dirname "$2")"',
-                 "publish", tmp, final, what=f"write {final}")
+                 "publish", tmp, final, what=msg("write {final}", final=final))
 
     def remove(self, logical):
         self.run("sh", "-c", 'rm -f -- "$1"; case "$(basename "$(dirname "$1")")" in '
                  'rootVolumes|dataVolumes|snapshots) ;; *) rmdir -- "$(dirname "$1")" '
-                 '2>/dev/null;; esac; true', "remove", logical, what=f"delete {logical}")
+                 '2>/dev/null;; esac; true', "remove", logical, what=msg("delete {logical}",
+                                                                         logical=logical))
 
     def same_storage(self, other, directory):
         return isinstance(other, SshFiles) and other.address == self.address
@@ -361,7 +371,7 @@ def copy_remote(src, logical, dst, tmp, progress=None):
     ZStack's own hosts do."""
     src.run("rsync", "--sparse", "--whole-file", "--mkpath",
             "-e", shlex.join(["ssh", *SSH_OPTIONS]), logical, f"{dst.login}:{tmp}",
-            what=f"copy {logical} to {dst.address}")
+            what=msg("copy {logical} to {address}", logical=logical, address=dst.address))
     if progress:
         progress(1, 1)
     return src.digest(logical)
@@ -374,5 +384,5 @@ def copy(src, logical, dst, tmp, progress=None):
         return copy_local(src, logical, dst, tmp, progress)
     if src.remote and dst.remote:
         return copy_remote(src, logical, dst, tmp, progress)
-    raise StorageError("a volume can move between two hosts of this machine or between two "
-                       "remote hosts, not between this machine and a remote host")
+    raise StorageError(msg("a volume can move between two hosts of this machine or between two "
+                           "remote hosts, not between this machine and a remote host"))

@@ -4,19 +4,23 @@ The backend's messages are read from its sources (ast): each ``msg(template,
 ...)`` must use a literal template that has a Chinese entry in
 backend.messages with the same placeholders and is given exactly those
 values; every entry must be used; and no error (``argerr``, ``operr``,
-``ApiError``) nor progress label may be built from a bare string, which
-could not be translated. The shell's MESSAGES, the deploy messages and the
-table headers are checked the same way.
+``ApiError``, and the lower layers' StorageError, HypervisorError,
+HostUnreachable, FlatNetworkError, BridgeError), no name of the operation such
+an error reports (``what``) and no progress label may be built from a bare
+string, which could not be translated. The shell's MESSAGES, the deploy
+messages and the table headers are checked the same way.
 
-Not translated yet: the texts of the exceptions the lower layers raise
-(HypervisorError, StorageError and the like in backend/hypervisor,
-backend/storage, backend/network, backend/agent: about 140, plus a few
-StorageErrors raised in services/volume_migration.py). They reach users only
-inside a translated sentence, as its ``{error}`` value, next to texts from
-libraries and the operating system (an OSError, libvirt's words), and are
-shown in English. Everything raised through argerr/operr/ApiError, the tag
-checks, the progress labels, the error descriptions, the shell's messages
-and the table headers is covered.
+The lower layers' errors (backend/storage, backend/hypervisor with its
+simulator, backend/network, and the StorageErrors of
+services/volume_migration.py) carry messages too: ``str(e)`` is English, and
+an API error that embeds one as its ``{error}`` is shown wholly in the
+reply's language. What stays as it comes: the words of libvirt, the
+operating system (strerror), qemu-img, ssh and ip; the resource kinds
+("host", "L3") in the Flat network's check of a uuid and the qemu-img
+sub-command named when a caller names no operation; the ValueErrors of
+hypervisor/domain.py, which guard against a programming error (their inputs
+are validated at the API) and surface, if ever, as an internal error; and
+the host agent's log lines, which no API reply carries.
 """
 
 import ast
@@ -30,7 +34,12 @@ from backend.errors import DESCRIPTIONS, DESCRIPTIONS_ZH
 from backend.messages import ZH
 
 ROOT = Path(__file__).resolve().parents[2]
-ERROR_MAKERS = {"argerr": 0, "operr": 0, "ApiError": 1}
+ERROR_MAKERS = {"argerr": 0, "operr": 0, "ApiError": 1, "StorageError": 0,
+                "HypervisorError": 0, "HostUnreachable": 0, "FlatNetworkError": 0,
+                "BridgeError": 0}
+# Methods given the name of an operation (or a reason), by argument position.
+OPERATION_NAMES = {"progress": 0, "_session": 0, "_sim": 0, "_edit": 0, "_unusable": 1,
+                   "_record": 1, "_domain_files": 0, "result": 0}
 
 
 def placeholders(template):
@@ -86,17 +95,20 @@ def test_every_catalogue_entry_is_used_and_keeps_the_placeholders():
         assert zh != en, f"untranslated: {en!r}"
 
 
-def test_no_error_or_progress_label_is_a_bare_string():
+def test_no_error_operation_or_progress_label_is_a_bare_string():
     problems = []
     for path, tree in sources("backend"):
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             name = _called(node)
-            index = ERROR_MAKERS.get(name) if isinstance(node.func, ast.Name) else None
-            if name == "progress" and isinstance(node.func, ast.Attribute):
-                index = 0
-            if index is not None and len(node.args) > index and _bare_text(node.args[index]):
+            if isinstance(node.func, ast.Name):
+                index = ERROR_MAKERS.get(name)
+            else:
+                index = OPERATION_NAMES.get(name)
+            texts = [node.args[index]] if index is not None and len(node.args) > index else []
+            texts += [k.value for k in node.keywords if k.arg == "what"]
+            if any(_bare_text(text) for text in texts):
                 problems.append(f"{path}:{node.lineno}: {name}() of untranslated text")
     assert not problems, "\n".join(problems)
 

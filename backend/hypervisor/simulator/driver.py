@@ -26,6 +26,7 @@ import libvirt
 
 from ..domain import media_path, set_media
 from ..driver import _STATES, HostDriver, describe
+from ...i18n import msg
 from ..errors import HostUnreachable, HypervisorError
 from .layout import _HostDirectory
 from .record import _ATTR, _HEAD_BYTES, _HEADER, _INACTIVE, _UNESCAPE, _tostring
@@ -62,7 +63,7 @@ class SimulatedHostDriver(_Sessions, _HostDirectory, HostDriver):
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as e:
-            raise HostUnreachable(f"cannot read {path}: {e}") from None
+            raise HostUnreachable(msg("cannot read {path}: {error}", path=path, error=e)) from None
         return cap
 
     def check(self):
@@ -86,19 +87,20 @@ class SimulatedHostDriver(_Sessions, _HostDirectory, HostDriver):
         """define() then start() in one operation (one lock, one load, one
         write); returns the name. A domain already running is left running
         (the definition then waits for its next start, as define() does)."""
-        with self._sim("define domain", scope=self._definition_scope(xml)) as sim:
+        with self._sim(msg("define domain"), scope=self._definition_scope(xml)) as sim:
             dom = sim.conn.defineXML(xml)
             name = dom.name()
             try:
                 if not dom.isActive():
                     dom.create()
             except libvirt.libvirtError as e:
-                raise HypervisorError(f"cannot start domain[{name}]: {describe(e)}") from None
+                raise HypervisorError(msg("cannot start domain[{name}]: {error}",
+                                          name=name, error=describe(e))) from None
             sim.port(name)
             return name
 
     def start(self, name):
-        with self._sim(f"start domain[{name}]", scope=name) as sim:
+        with self._sim(msg("start domain[{name}]", name=name), scope=name) as sim:
             dom = self._domain(sim.conn, name)
             if not dom.isActive():
                 dom.create()
@@ -152,7 +154,8 @@ class SimulatedHostDriver(_Sessions, _HostDirectory, HostDriver):
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise self._unusable(what, f"{path}: {describe(e)}") from None
+            raise self._unusable(what, msg("{path}: {error}",
+                                           path=path, error=describe(e))) from None
         m = _HEADER.match(head.decode("utf-8", "replace"))
         if m is None:                   # a longer header (a very long name): read it all
             record = self._record(path, what)
@@ -161,10 +164,11 @@ class SimulatedHostDriver(_Sessions, _HostDirectory, HostDriver):
         try:
             return unescape(attrs["name"], _UNESCAPE), int(attrs["runstate"])
         except (KeyError, ValueError):
-            raise self._unusable(what, f"{path}: not a simulated domain file") from None
+            raise self._unusable(what, msg("{path}: not a simulated domain file",
+                                           path=path)) from None
 
     def xml(self, name, inactive=False):
-        with self._sim(f"read domain[{name}]", write=False, scope=name) as sim:
+        with self._sim(msg("read domain[{name}]", name=name), write=False, scope=name) as sim:
             dom = self._domain(sim.conn, name)
             if inactive or not dom.isActive():
                 return dom.XMLDesc(_INACTIVE if inactive else 0)
@@ -174,13 +178,16 @@ class SimulatedHostDriver(_Sessions, _HostDirectory, HostDriver):
         # Read-only unless the port must be given now (a domain started by
         # another tool than start()): then the file records it.
         for write in (False, True):
-            with self._sim(f"read console of domain[{name}]", write=write, scope=name) as sim:
+            with self._sim(msg("read console of domain[{name}]", name=name), write=write,
+                           scope=name) as sim:
                 dom = self._domain(sim.conn, name)
                 if not dom.isActive():
-                    raise HypervisorError(f"domain[{name}] is not running or has no console")
+                    raise HypervisorError(msg("domain[{name}] is not running or has no console",
+                                              name=name))
                 g = ET.fromstring(sim.live_xml(dom)).find("devices/graphics")
                 if g is None:
-                    raise HypervisorError(f"domain[{name}] is not running or has no console")
+                    raise HypervisorError(msg("domain[{name}] is not running or has no console",
+                                              name=name))
                 if write or name in sim.ports:
                     return g.get("type"), sim.port(name)
 
@@ -192,11 +199,11 @@ class SimulatedHostDriver(_Sessions, _HostDirectory, HostDriver):
 
         def add(devices):
             if any(_target(d) == target for d in devices.findall("disk")):
-                raise HypervisorError(f"cannot attach disk to domain[{name}]: "
-                                      f"target {target} already exists")
+                raise HypervisorError(msg("cannot attach disk to domain[{name}]: target {target} "
+                                          "already exists", name=name, target=target))
             devices.append(copy.deepcopy(disk))      # one copy per tree edited
 
-        self._edit(f"attach disk to domain[{name}]", name, live, add)
+        self._edit(msg("attach disk to domain[{name}]", name=name), name, live, add)
 
     def detach_disk(self, name, xml, live=True):
         target = _target(_parse_device(xml, "disk"))
@@ -206,10 +213,10 @@ class SimulatedHostDriver(_Sessions, _HostDirectory, HostDriver):
                 if _target(d) == target and d.get("device", "disk") == "disk":
                     devices.remove(d)
                     return
-            raise HypervisorError(f"cannot detach disk from domain[{name}]: "
-                                  f"disk {target} not found")
+            raise HypervisorError(msg("cannot detach disk from domain[{name}]: disk {target} not "
+                                      "found", name=name, target=target))
 
-        self._edit(f"detach disk from domain[{name}]", name, live, remove)
+        self._edit(msg("detach disk from domain[{name}]", name=name), name, live, remove)
 
     def change_media(self, name, cdrom_xml):
         new = _parse_device(cdrom_xml, "disk")
@@ -221,10 +228,10 @@ class SimulatedHostDriver(_Sessions, _HostDirectory, HostDriver):
                 if d.get("device") == "cdrom" and _target(d) == target:
                     set_media(d, path)
                     return
-            raise HypervisorError(f"cannot change cdrom media of domain[{name}]: "
-                                  f"no cdrom drive {target}")
+            raise HypervisorError(msg("cannot change cdrom media of domain[{name}]: no cdrom "
+                                      "drive {target}", name=name, target=target))
 
-        self._edit(f"change cdrom media of domain[{name}]", name, True, swap)
+        self._edit(msg("change cdrom media of domain[{name}]", name=name), name, True, swap)
 
     def _edit(self, what, name, live, change):
         """Apply ``change(devices)`` to the definition, and to the live XML
@@ -246,14 +253,15 @@ def _parse_device(xml, tag):
     try:
         el = ET.fromstring(xml)
     except ET.ParseError as e:
-        raise HypervisorError(f"invalid device XML: {e}") from None
+        raise HypervisorError(msg("invalid device XML: {error}", error=e)) from None
     if el.tag != tag:
-        raise HypervisorError(f"invalid device XML: expected <{tag}>, got <{el.tag}>")
+        raise HypervisorError(msg("invalid device XML: expected <{tag}>, got <{found}>",
+                                  tag=tag, found=el.tag))
     return el
 
 
 def _target(disk):
     t = disk.find("target")
     if t is None or not t.get("dev"):
-        raise HypervisorError("invalid disk XML: no <target dev=...>")
+        raise HypervisorError(msg("invalid disk XML: no <target dev=...>"))
     return t.get("dev")

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 import libvirt
 
 from ..driver import describe
+from ...i18n import Message, msg
 from ..errors import HostUnreachable
 from . import files
 from .connections import _Node
@@ -44,7 +45,7 @@ class _HostDirectory:
                 os.makedirs(self.directory, exist_ok=True)
                 lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
-            raise HostUnreachable(f"cannot {what}: {e}") from None
+            raise HostUnreachable(msg("cannot {what}: {error}", what=what, error=e)) from None
         try:
             ready = os.path.exists(self.state_file) and not os.path.exists(self._old_node)
             fcntl.flock(lock_fd, fcntl.LOCK_EX if write or not ready else fcntl.LOCK_SH)
@@ -57,8 +58,10 @@ class _HostDirectory:
     # ------------------------------------------------------------ domain files
 
     def _unusable(self, what, error):
-        return HostUnreachable(f"cannot {what}: simulated host {self.directory} "
-                               f"is unusable: {describe(error)}")
+        if not isinstance(error, Message):      # an exception; a message says what is wrong
+            error = describe(error)
+        return HostUnreachable(msg("cannot {what}: simulated host {directory} is unusable: {error}",
+                                   what=what, directory=self.directory, error=error))
 
     def _record(self, path, what):
         """The domain file at ``path`` (None if there is none)."""
@@ -67,7 +70,8 @@ class _HostDirectory:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
-            raise self._unusable(what, f"{path}: {describe(e)}") from None
+            raise self._unusable(what, msg("{path}: {error}",
+                                           path=path, error=describe(e))) from None
 
     def _domain_files(self, what):
         try:
@@ -120,8 +124,8 @@ class _HostDirectory:
         """Write the port map from ``ports`` or from the domain files."""
         if ports is None:
             ports = []
-            for path in self._domain_files("rebuild the console ports"):
-                record = self._record(path, "rebuild the console ports")
+            for path in self._domain_files(msg("rebuild the console ports")):
+                record = self._record(path, msg("rebuild the console ports"))
                 if record is not None and record.port is not None:
                     ports.append(record.port)
         used = bytearray(b"0" * (max(ports, default=FIRST_PORT - 1) - FIRST_PORT + 1))
@@ -154,8 +158,7 @@ class _HostDirectory:
             if not os.path.exists(self.state_file):
                 files._write_file(self.state_file, _render_host(self.capacity()))
         except OSError as e:
-            raise HostUnreachable(f"cannot {what}: simulated host {self.directory} "
-                                  f"is unusable: {describe(e)}") from None
+            raise self._unusable(what, e) from None
 
     def _migrate(self, what):
         """Split D/node.xml (every domain in one node file, console ports in

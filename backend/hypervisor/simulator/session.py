@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 import libvirt
 
 from ..driver import describe, strip_domain_id
+from ...i18n import msg
 from ..errors import HypervisorError
 from . import files
 from .connections import _Node, _checkin, _checkout
@@ -67,7 +68,8 @@ class _Sessions:
                 yield node
             except libvirt.libvirtError as e:
                 self._save(node, what, write, quiet=True)
-                raise HypervisorError(f"cannot {what}: {describe(e)}") from None
+                raise HypervisorError(msg("cannot {what}: {error}",
+                                          what=what, error=describe(e))) from None
             except BaseException:
                 self._save(node, what, write, quiet=True)
                 raise
@@ -92,8 +94,10 @@ class _Sessions:
         except (libvirt.libvirtError, OSError) as e:
             node.broken = True          # the files may not match the connection
             if not quiet:
-                raise HypervisorError(f"cannot {what}: cannot save the simulated host "
-                                      f"{self.directory}: {describe(e)}") from None
+                raise HypervisorError(msg("cannot {what}: cannot save the simulated host "
+                                          "{directory}: {error}",
+                                          what=what, directory=self.directory,
+                                          error=describe(e))) from None
         finally:
             node.sync_dirs()
 
@@ -140,7 +144,8 @@ class _Sessions:
             raise self._unusable(what, e) from None
         head, sep, _ = host.rpartition("</node>")
         if not sep:
-            raise self._unusable(what, f"{self.state_file} is not a node file")
+            raise self._unusable(what, msg("{state_file} is not a node file",
+                                           state_file=self.state_file))
         text = head + "".join(r.domain_xml() + "\n" for r in records.values()) + "</node>\n"
         tmp = os.path.join(self.directory, f".all.{os.getpid()}.{threading.get_ident()}.tmp")
         try:

@@ -46,6 +46,7 @@ import threading
 import time
 
 from . import netns, proc
+from ...i18n import msg
 from .errors import FlatNetworkError
 
 NODEF_TAG = "zsnodef"
@@ -185,7 +186,8 @@ def rotate_log(state_dir, pid=None):
 def start(state_dir, dhcp_ns):
     """Start dnsmasq (its leases pruned to the current host files); its pid."""
     if shutil.which("dnsmasq") is None:
-        raise FlatNetworkError("dnsmasq is not installed (Debian: apt-get install dnsmasq-base)")
+        raise FlatNetworkError(msg("dnsmasq is not installed (Debian: apt-get install "
+                                   "dnsmasq-base)"))
     p = paths(state_dir)
     names = listing(p["hosts"])
     prune_leases(state_dir, current_pairs(p["hosts"]))
@@ -198,7 +200,8 @@ def start(state_dir, dhcp_ns):
     deadline = time.monotonic() + 5
     while (pid := running(state_dir)) is None:
         if time.monotonic() > deadline:
-            raise FlatNetworkError(f"dnsmasq did not stay up in {dhcp_ns} (see {p['log']})")
+            raise FlatNetworkError(msg("dnsmasq did not stay up in {dhcp_ns} (see {log})",
+                                       dhcp_ns=dhcp_ns, log=p['log']))
         time.sleep(0.02)
     if any(n.endswith(".nd") for n in names):
         taint(state_dir, pid)
@@ -208,7 +211,7 @@ def start(state_dir, dhcp_ns):
 def stop(state_dir):
     pid = running(state_dir)
     if pid and not proc.stop(pid, _marker(state_dir)):
-        raise FlatNetworkError(f"dnsmasq (pid {pid}) does not stop")
+        raise FlatNetworkError(msg("dnsmasq (pid {pid}) does not stop", pid=pid))
 
 
 def restart(state_dir, dhcp_ns):
@@ -307,11 +310,13 @@ def release(dhcp_ns, ifname, server_ip, pairs):
     t.start()
     t.join(10)
     if errors:
-        raise FlatNetworkError(f"cannot release leases in {dhcp_ns}: {errors[0]}")
+        raise FlatNetworkError(msg("cannot release leases in {dhcp_ns}: {error}",
+                                   dhcp_ns=dhcp_ns, error=errors[0]))
 
 
 def network_of(ep):
     try:
         return ipaddress.IPv4Network(f"{ep['server_ip']}/{ep['netmask']}", strict=False)
     except (KeyError, ValueError) as e:
-        raise FlatNetworkError(f"invalid server address or netmask: {e}") from None
+        raise FlatNetworkError(msg("invalid server address or netmask: {error}",
+                                   error=e)) from None

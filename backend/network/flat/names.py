@@ -8,6 +8,7 @@ host+L3; namespace names have no such limit but stay short and readable.
 import hashlib
 import re
 
+from ...i18n import msg
 from .errors import FlatNetworkError
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -16,7 +17,7 @@ MIN_UUID = 8
 
 def _uuid(value, what):
     if not isinstance(value, str) or len(value) < MIN_UUID or not _SAFE.match(value):
-        raise FlatNetworkError(f"invalid {what} uuid: {value!r}")
+        raise FlatNetworkError(msg("invalid {what} uuid: {value!r}", what=what, value=value))
     return value
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 
+from ...i18n import msg
 from .errors import FlatNetworkError
 
 NETNS_DIR = "/run/netns"
@@ -21,12 +22,15 @@ def run(args, netns=None, timeout=TIMEOUT, check=True):
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                 stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise FlatNetworkError(f"`{' '.join(command)}` timed out after {timeout} s") from None
+        raise FlatNetworkError(msg("`{command}` timed out after {timeout} s",
+                                   command=' '.join(command), timeout=timeout)) from None
     except OSError as e:
-        raise FlatNetworkError(f"`{' '.join(command)}` could not run: {e.strerror}") from None
+        raise FlatNetworkError(msg("`{command}` could not run: {error}",
+                                   command=' '.join(command), error=e.strerror)) from None
     if check and result.returncode != 0:
         first = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[0]
-        raise FlatNetworkError(f"`{' '.join(command)}` failed: {first}")
+        raise FlatNetworkError(msg("`{command}` failed: {first}",
+                                   command=' '.join(command), first=first))
     return result.stdout
 
 

@@ -14,6 +14,7 @@ import struct
 
 from .. import bridge
 from . import dnsmasq, names, netns, proc, supervisor
+from ...i18n import msg
 from .errors import FlatNetworkError
 
 METADATA_IP = "169.254.169.254"
@@ -26,21 +27,22 @@ _HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 def _check(ep):
     for key in ("host", "l3", "l2", "server_ip", "netmask", "state_dir"):
         if not ep.get(key):
-            raise FlatNetworkError(f"the DHCP server description lacks {key!r}")
+            raise FlatNetworkError(msg("the DHCP server description lacks {key!r}", key=key))
     if not os.path.isabs(ep["state_dir"]):
-        raise FlatNetworkError(f"state_dir must be an absolute path: {ep['state_dir']!r}")
+        raise FlatNetworkError(msg("state_dir must be an absolute path: {state_dir!r}",
+                                   state_dir=ep['state_dir']))
     network = dnsmasq.network_of(ep)
     if ep.get("gateway"):
-        _ip_int(ep["gateway"], "gateway")
+        _ip_int(ep["gateway"], msg("gateway"))
     for server in ep.get("dns") or []:
-        _ip_int(server, "DNS server")
+        _ip_int(server, msg("DNS server"))
     domain = ep.get("dns_domain")
     if domain and not _HOSTNAME.match(domain):
-        raise FlatNetworkError(f"invalid DNS domain: {domain!r}")
+        raise FlatNetworkError(msg("invalid DNS domain: {domain!r}", domain=domain))
     cmd = ep.get("metadata_cmd")
     if cmd is not None and (not isinstance(cmd, (list, tuple)) or not cmd
                             or not all(isinstance(a, str) and a for a in cmd)):
-        raise FlatNetworkError("metadata_cmd must be a non-empty list of strings")
+        raise FlatNetworkError(msg("metadata_cmd must be a non-empty list of strings"))
     return network
 
 
@@ -48,7 +50,8 @@ def _ip_int(text, what):
     try:
         return struct.unpack("!I", socket.inet_pton(socket.AF_INET, text))[0]
     except (OSError, TypeError):
-        raise FlatNetworkError(f"invalid {what} address: {text!r}") from None
+        raise FlatNetworkError(msg("invalid {what} address: {text!r}",
+                                   what=what, text=text)) from None
 
 
 _MEMO = {}          # (network, server ip) -> {(mac, ip, hostname, default): checked NIC}
@@ -63,16 +66,18 @@ def _nic(ep, network, memo, e):
         return nic
     mac = str(e.get("mac", "")).lower()
     if not _MAC.match(mac):
-        raise FlatNetworkError(f"invalid MAC address: {e.get('mac')!r}")
+        raise FlatNetworkError(msg("invalid MAC address: {mac!r}", mac=e.get('mac')))
     ip = e.get("ip")
-    n = _ip_int(ip, f"NIC {mac}")
+    n = _ip_int(ip, msg("NIC {mac}", mac=mac))
     if (n & int(network.netmask) != int(network.network_address)
             or n in (int(network.network_address), int(network.broadcast_address),
-                     _ip_int(ep["server_ip"], "server"))):
-        raise FlatNetworkError(f"the address {ip} of NIC {mac} cannot be served on {network}")
+                     _ip_int(ep["server_ip"], msg("server")))):
+        raise FlatNetworkError(msg("the address {ip} of NIC {mac} cannot be served on {network}",
+                                   ip=ip, mac=mac, network=network))
     hostname = e.get("hostname") or ip.replace(".", "-")
     if len(hostname) > 253 or not _HOSTNAME.match(hostname):
-        raise FlatNetworkError(f"invalid hostname for NIC {mac}: {hostname!r}")
+        raise FlatNetworkError(msg("invalid hostname for NIC {mac}: {hostname!r}",
+                                   mac=mac, hostname=hostname))
     entry = {"mac": mac, "ip": ip, "hostname": hostname, "default": bool(e.get("default"))}
     line = dnsmasq.host_line(entry)
     nic = (mac.replace(":", ""), entry, line, dnsmasq.host_file(entry, line), n)
@@ -104,9 +109,9 @@ def _wanted(ep, network, entries):
     for e in tail:
         nic = _nic(ep, network, memo, e)
         if nic[0] in macs:
-            raise FlatNetworkError(f"the MAC address {nic[1]['mac']} is given twice")
+            raise FlatNetworkError(msg("the MAC address {mac} is given twice", mac=nic[1]['mac']))
         if nic[4] in ips:
-            raise FlatNetworkError(f"the address {nic[1]['ip']} is given twice")
+            raise FlatNetworkError(msg("the address {ip} is given twice", ip=nic[1]['ip']))
         macs.add(nic[0])
         ips.add(nic[4])
         wanted[nic[3]] = nic
@@ -223,14 +228,14 @@ def _ensure(ep, network):
 def _ensure_all(ep, network):
     host_ns, sd = ep.get("host_netns"), ep["state_dir"]
     if host_ns and not netns.exists(host_ns):
-        raise FlatNetworkError(f"the host namespace {host_ns} does not exist")
+        raise FlatNetworkError(msg("the host namespace {host_ns} does not exist", host_ns=host_ns))
     for attempt in (1, 2):                 # a second try after a race with another server
         try:
             bridge_name = bridge.ensure(ep["l2"], netns=host_ns)
             break
         except bridge.BridgeError as e:
             if attempt == 2:
-                raise FlatNetworkError(str(e)) from None
+                raise FlatNetworkError(e.text) from None
     dhcp_ns = netns.ensure(names.dhcp_namespace(ep["host"], ep["l3"]))
     inner = _ensure_veth(ep, dhcp_ns, bridge_name, network)
 
@@ -276,12 +281,12 @@ def _subset(ep, network, entries, macs):
     for e in entries:
         nic = _nic(ep, network, memo, e)
         if nic[0] not in macs:
-            raise FlatNetworkError(f"the MAC address {nic[1]['mac']} is not among the MACs "
-                                   f"to set")
+            raise FlatNetworkError(msg("the MAC address {mac} is not among the MACs to set",
+                                       mac=nic[1]['mac']))
         if nic[0] in seen:
-            raise FlatNetworkError(f"the MAC address {nic[1]['mac']} is given twice")
+            raise FlatNetworkError(msg("the MAC address {mac} is given twice", mac=nic[1]['mac']))
         if nic[4] in ips:
-            raise FlatNetworkError(f"the address {nic[1]['ip']} is given twice")
+            raise FlatNetworkError(msg("the address {ip} is given twice", ip=nic[1]['ip']))
         seen.add(nic[0])
         ips.add(nic[4])
         wanted[nic[3]] = nic

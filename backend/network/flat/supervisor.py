@@ -182,6 +182,7 @@ def command_of(pid):
 
 
 def start(state_dir, command, cwd):
+    from ...i18n import msg
     from .errors import FlatNetworkError
 
     pidfile, childpidfile, log = _paths(state_dir)
@@ -191,22 +192,23 @@ def start(state_dir, command, cwd):
         rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, timeout=30).returncode
     except subprocess.TimeoutExpired:
-        raise FlatNetworkError("the metadata supervisor did not start within 30 s") from None
+        raise FlatNetworkError(msg("the metadata supervisor did not start within 30 s")) from None
     pid = proc.alive(pidfile, f"--pidfile={pidfile}")
     if rc != 0 or pid is None:
-        raise FlatNetworkError(f"the metadata supervisor did not start (see {log})")
+        raise FlatNetworkError(msg("the metadata supervisor did not start (see {log})", log=log))
     return pid
 
 
 def stop(state_dir, orphan_command=None):
     """Stop the supervisor (which stops its child); a child left without its
     supervisor is stopped too when it still runs ``orphan_command``."""
+    from ...i18n import msg
     from .errors import FlatNetworkError
 
     pidfile, childpidfile, _ = _paths(state_dir)
     pid = proc.alive(pidfile, f"--pidfile={pidfile}")
     if pid and not proc.stop(pid, f"--pidfile={pidfile}", timeout=8.0):
-        raise FlatNetworkError(f"the metadata supervisor (pid {pid}) does not stop")
+        raise FlatNetworkError(msg("the metadata supervisor (pid {pid}) does not stop", pid=pid))
     child = proc.read_pid(childpidfile)
     if child and orphan_command:
         def is_orphan(argv):
