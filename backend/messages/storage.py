@@ -87,4 +87,5 @@ ZH = {
     "the volume[uuid:{volume_uuid}] is being migrated by another process":
         "云盘[uuid:{volume_uuid}]正在被另一个进程迁移",
     "copy {n}/{total}": "复制 {n}/{total}",
+    "copy the image cache": "复制镜像缓存",
 }

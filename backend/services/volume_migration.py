@@ -240,17 +240,37 @@ def _copy_chain(ctx, plan, intent):
 
 def _ensure_base(ctx, plan, base):
     """The image cache the chain rests on, reused or made on the destination."""
-    cache = ctx.store.row("SELECT imageUuid FROM ImageCacheVO WHERE hostUuid = ? AND "
-                          "installPath = ?", (plan["src_host"]["uuid"], base))
-    image = ctx.store.get("ImageVO", cache["imageUuid"]) if cache else None
-    if image is None:
+    store = ctx.store
+    cache = store.row("SELECT * FROM ImageCacheVO WHERE hostUuid = ? AND installPath = ?",
+                      (plan["src_host"]["uuid"], base))
+    image = store.get("ImageVO", cache["imageUuid"]) if cache else None
+    if cache is None:
         raise StorageError(msg("the volume rests on {base}, which is not the cache of an image "
                                "this cloud still has: it can not be made on the destination",
                                base=base))
+    if image is None:
+        _copy_orphan_cache(ctx, plan, dict(cache))
+        return
     made = ensure_cache(ctx, image, plan["dst_host"], plan["ps"])
     if made != base:
         raise StorageError(msg("the image cache on the destination is {made}, not {base}",
                                made=made, base=base))
+
+
+def _copy_orphan_cache(ctx, plan, cache):
+    """The cache of an image deleted since (its volumes still rest on it) can not
+    be made from backup storage: it is copied from the source like the chain,
+    checksum and all, and recorded for the destination."""
+    dst = plan["dst_host"]
+    if not ctx.store.row("SELECT 1 FROM ImageCacheVO WHERE primaryStorageUuid = ? AND "
+                         "hostUuid = ? AND imageUuid = ?",
+                         (cache["primaryStorageUuid"], dst["uuid"], cache["imageUuid"])):
+        copy_file(ctx, plan["src_files"], plan["dst_files"], cache["installPath"],
+                  msg("copy the image cache"))
+        with ctx.store.transaction():
+            ctx.store.insert("ImageCacheVO", {**cache, "hostUuid": dst["uuid"],
+                                              "createDate": now()})
+            recount_host_storage(ctx, cache["primaryStorageUuid"], dst["uuid"])
 
 
 def _ensure_iso(ctx, plan):

@@ -89,6 +89,7 @@ def ensure_image_cache(root, image_uuid, fmt, source_path, md5sum=None):
     with files.file_lock(target + ".lock"):
         if os.path.exists(target):          # made while we waited for the lock
             return target
+        _discard_partial_copies(target)
         tmp = temp_path(target)
         try:
             _copy(source_path, tmp, md5sum)
@@ -97,6 +98,15 @@ def ensure_image_cache(root, image_uuid, fmt, source_path, md5sum=None):
             discard(tmp)
             raise
     return target
+
+
+def _discard_partial_copies(target):
+    """Temporary files of copies of ``target`` that a killed process left (under the
+    cache's lock: nobody else is copying it now)."""
+    directory, name = os.path.split(target)
+    for other in os.listdir(directory):
+        if other.startswith(f".{name}.") and other.endswith(".part"):
+            discard(os.path.join(directory, other))
 
 
 def _copy(source_path, tmp, md5sum):

@@ -595,3 +595,32 @@ def test_a_filesystem_that_can_not_tell_holes_copies_everything(tmp_path, monkey
     digest = transfer.copy(src, "/f", dst, "/.f.migrating")
     assert (tmp_path / "b" / ".f.migrating").read_bytes() == data
     assert digest == dst.digest("/.f.migrating")
+
+
+def test_a_volume_whose_image_was_deleted_moves_with_a_copy_of_its_cache(cloud):
+    vm, root = stopped_vm_with_snapshots(cloud, snapshots=1)
+    reference = str(cloud.tmp / "reference.raw")
+    qemu_img("convert", "-U", "-O", "raw", cloud.local(root["installPath"]), reference)
+    cloud.ok("DeleteImage", uuid=cloud.image)
+    assert cloud.get("ImageVO", cloud.image) is None
+    cloud.ok("LocalStorageMigrateVolume", volumeUuid=root["uuid"], destHostUuid=cloud.host2)
+    dst_path = cloud.local(root["installPath"], cloud.host2)
+    assert qemu_img("compare", "-f", "qcow2", "-F", "raw", dst_path, reference).startswith(
+        "Images are identical")
+    assert cloud.backend.store.row("SELECT 1 FROM ImageCacheVO WHERE hostUuid = ? AND "
+                                   "imageUuid = ?", (cloud.host2, cloud.image))
+    assert cloud.ok("StartVmInstance", uuid=vm["uuid"])["hostUuid"] == cloud.host2
+
+
+def test_a_killed_cache_download_leaves_no_partial_file(tmp_path):
+    from backend.storage import layout, local
+
+    src = tmp_path / "image.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(src), "4M")
+    root = str(tmp_path / "ps")
+    target = layout.image_cache_path(root, "img", "qcow2")
+    os.makedirs(os.path.dirname(target))
+    stale = os.path.join(os.path.dirname(target), ".img.qcow2.99999.0.part")
+    open(stale, "wb").write(b"half")
+    assert local.ensure_image_cache(root, "img", "qcow2", str(src)) == target
+    assert not os.path.exists(stale) and os.path.exists(target)
