@@ -142,7 +142,7 @@ def delete_data_volume(ctx, p):
     return remove_volume(ctx, volume["uuid"])
 
 
-def remove_volume(ctx, uuid, mode=None):
+def remove_volume(ctx, uuid):
     """Delete a volume's file, snapshots and records."""
     with _guard(ctx, uuid):
         return _remove_volume(ctx, uuid)
