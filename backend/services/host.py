@@ -140,7 +140,7 @@ def remove_host(ctx, uuid, mode):
                         "or migrate them first, or use deleteMode=Enforcing",
                         uuid=uuid, count=len(volumes)))
     for volume in volumes:
-        remove_volume(ctx, volume["uuid"])
+        remove_volume(ctx, volume["uuid"], mode)
     storages = [r[0] for r in store.rows("SELECT primaryStorageUuid FROM LocalStorageHostRefVO "
                                          "WHERE hostUuid = ?", (uuid,))]
     host = store.get("HostVO", uuid)

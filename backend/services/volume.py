@@ -142,8 +142,10 @@ def delete_data_volume(ctx, p):
     return remove_volume(ctx, volume["uuid"])
 
 
-def remove_volume(ctx, uuid):
-    """Delete a volume's file, snapshots and records."""
+def remove_volume(ctx, uuid, mode=None):
+    """Delete a volume's file, snapshots and records. ``mode`` is the delete mode
+    common.delete gives every dependent remover; a volume has nothing of its own
+    to remove differently."""
     with _guard(ctx, uuid):
         return _remove_volume(ctx, uuid)
 
