@@ -33,7 +33,7 @@ ZH = {
     "deleteMode=Enforcing to delete them too":
         "镜像服务器[uuid:{uuid}]上仍有 {count} 个镜像；请先删除它们，"
         "或使用 deleteMode=Enforcing 一并删除",
-    # volume_migration.py
+    # volume_migration/
     "host[uuid:{uuid}] is an end of the migration of the volume[uuid:{volume}]; delete it once "
     "that is done":
         "物理机[uuid:{uuid}]是云盘[uuid:{volume}]迁移的源端或目的端；请在迁移完成后再删除",

@@ -8,7 +8,9 @@ import signal
 
 import pytest
 
-from backend.services import volume_migration
+from backend.errors import operr
+from backend.services.volume_migration import copying, recovery, rules
+from backend.services.volume_migration import intent as intents
 from backend.storage import StorageError, transfer
 from tests.unit.test_compute_services import MiB, Cloud, qemu_img, qemu_info, qemu_io
 
@@ -257,11 +259,11 @@ def _fail_at(monkeypatch, step):
     elif step == "chain":
         def broken(plan):
             raise StorageError("backing file missing")
-        monkeypatch.setattr(volume_migration, "_verify_chain", broken)
+        monkeypatch.setattr(copying, "_verify_chain", broken)
     elif step == "switch":
         def broken(ctx, intent):
             raise RuntimeError("power cut")
-        monkeypatch.setattr(volume_migration, "_switch", broken)
+        monkeypatch.setattr(intents, "_switch", broken)
 
 
 @pytest.mark.parametrize("step", ["copy", "verify", "chain", "switch"])
@@ -291,7 +293,7 @@ def test_a_failed_source_deletion_is_finished_later(cloud, monkeypatch):
     vm, root = stopped_vm_with_snapshots(cloud, snapshots=1)
     src_path = cloud.local(root["installPath"])
     with monkeypatch.context() as m:
-        m.setattr(volume_migration, "_finish", lambda ctx, intent, files: None)
+        m.setattr(intents, "_finish", lambda ctx, intent, files: None)
         cloud.ok("LocalStorageMigrateVolume", volumeUuid=root["uuid"], destHostUuid=cloud.host2)
     assert os.path.exists(src_path)                       # the delete step "died"
     assert cloud.backend.store.value("SELECT stage FROM LocalStorageMigrationVO") == "switched"
@@ -315,9 +317,9 @@ def _killed_child(home, volume, host, step, ready):
 
     def die(*a, **kw):
         os.kill(os.getpid(), signal.SIGKILL)
-    target = {"copy": (transfer, "copy_local"), "verify": (volume_migration, "verify_copy"),
-              "switch": (volume_migration, "_switch"),
-              "delete": (volume_migration, "_leave_source_host")}[step]
+    target = {"copy": (transfer, "copy_local"), "verify": (copying, "verify_copy"),
+              "switch": (intents, "_switch"),
+              "delete": (intents, "_leave_source_host")}[step]
     setattr(*target, die)
     ready.set()
     Backend(home).call("LocalStorageMigrateVolume", {"volumeUuid": volume,
@@ -361,7 +363,7 @@ def test_a_migration_in_progress_is_not_taken_for_a_dead_one(cloud):
     ctx = cloud.backend
     from backend.api import Context
 
-    with volume_migration._operation_lock(Context(ctx, None, None), root["uuid"]):
+    with recovery._operation_lock(Context(ctx, None, None), root["uuid"]):
         with ctx.store.transaction():
             ctx.store.insert("LocalStorageMigrationVO", {
                 "volumeUuid": root["uuid"], "primaryStorageUuid": cloud.ps,
@@ -453,7 +455,7 @@ def _migration_running(cloud, root, vm=None):
     """A migration in progress in another process: its lock held, its intent written."""
     from backend.api import Context
 
-    lock = volume_migration._operation_lock(Context(cloud.backend, None, None), root)
+    lock = recovery._operation_lock(Context(cloud.backend, None, None), root)
     lock.__enter__()
     with cloud.backend.store.transaction():
         cloud.backend.store.insert("LocalStorageMigrationVO", {
@@ -491,7 +493,7 @@ def test_a_volume_attached_after_the_check_is_not_moved(cloud, monkeypatch):
     data = cloud.ok("CreateDataVolume", name="d1", diskOfferingUuid=cloud.disk)
     cloud.ok("AttachDataVolumeToVm", vmInstanceUuid=vm1["uuid"], volumeUuid=data["uuid"])
     cloud.ok("DetachDataVolumeFromVm", uuid=data["uuid"])
-    real = volume_migration._check
+    real = rules._check
 
     def then_attached(ctx, volume_uuid, dst_uuid):
         plan = real(ctx, volume_uuid, dst_uuid)
@@ -499,7 +501,7 @@ def test_a_volume_attached_after_the_check_is_not_moved(cloud, monkeypatch):
             ctx.store.update("VolumeVO", volume_uuid, {"vmInstanceUuid": vm1["uuid"],
                                                        "deviceId": 1})
         return plan
-    monkeypatch.setattr(volume_migration, "_check", then_attached)
+    monkeypatch.setattr(rules, "_check", then_attached)
     error = cloud.fail("LocalStorageMigrateVolume", code="SYS.1007", volumeUuid=data["uuid"],
                        destHostUuid=cloud.host2)
     assert "is still attached to the VM" in error["details"]
@@ -515,7 +517,7 @@ def test_a_volume_deleted_during_the_copy_is_not_switched(cloud, monkeypatch):
         with cloud.backend.store.transaction():
             cloud.backend.store.conn.execute("DELETE FROM VolumeSnapshotVO WHERE volumeUuid = ?",
                                              (root["uuid"],))
-    monkeypatch.setattr(volume_migration, "_verify_chain", snapshot_gone)
+    monkeypatch.setattr(copying, "_verify_chain", snapshot_gone)
     error = cloud.fail("LocalStorageMigrateVolume", code="SYS.1006", volumeUuid=root["uuid"],
                        destHostUuid=cloud.host2)
     assert "changed while it was being copied" in error["details"]
@@ -531,14 +533,14 @@ def test_an_unreachable_destination_does_not_keep_the_vm_from_starting(cloud, mo
     child.start()
     child.join(60)
     assert child.exitcode == -signal.SIGKILL
-    real = volume_migration.files_of
+    real = rules.files_of
 
     def unreachable(ctx, host):
         if host["uuid"] == cloud.host2:
-            raise volume_migration.operr("cannot reach the files of the host: down")
+            raise operr("cannot reach the files of the host: down")
         return real(ctx, host)
     with monkeypatch.context() as m:
-        m.setattr(volume_migration, "files_of", unreachable)
+        m.setattr(rules, "files_of", unreachable)
         assert cloud.ok("StartVmInstance", uuid=vm["uuid"])["state"] == "Running"
         assert cloud.backend.store.value("SELECT stage FROM LocalStorageMigrationVO") == \
             "cleanup-dst"
