@@ -99,7 +99,7 @@ def test_the_example_in_creation_order_asking_only_queries(client):
         "host host1", "host host2", "backupStorage bs1", "attach bs1 to zone1", "image tiny",
         "instanceOffering small", "diskOffering data16M", "l2Network l2-flat",
         "attach l2-flat to cluster1", "l3Network l3-flat", "ipRange range1", "dns l3-flat",
-        "services l3-flat", "vm web1", "vm db1"]
+        "services l3-flat", "vm db1", "vm web1"]
     assert {APIS[name].query for name in client.calls} == {True}
 
 
@@ -240,3 +240,111 @@ def test_a_bad_file_creates_nothing(client, tmp_path, capsys):
     assert out == ""
     assert err.splitlines()[-1] == f"{env}: nothing was created"
     assert client.calls == []
+
+
+def _example(edit=None):
+    """The example, web1's address pinned: the backend picks a free address at random,
+    which could be db1's static 10.0.0.50."""
+    text, _, _ = read(str(EXAMPLE))
+    text = text.replace("    instanceOffering: small\n",
+                        "    instanceOffering: small\n    strategy: JustCreate\n").replace(
+        "    hostname: web1\n", "    hostname: web1\n    staticIp: {l3-flat: 10.0.0.40}\n")
+    if edit is None:
+        return text
+    old, new = edit
+    assert old in text
+    return text.replace(old, new)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (("hostname: web1", "hostname: web9"), "hostname"),
+    (("hello from web1", "hello from web7"), "userdata"),
+    (("{l3-flat: 10.0.0.50}", "{l3-flat: 10.0.0.51}"), "staticIp[l3-flat]"),
+    (("    host: host1\n", "    host: host2\n"), "hostUuid"),
+    (("diskOfferings:\n", "diskOfferings:\n  - {name: d2, diskSize: 16M}\n"
+                          "  - {name: d3, diskSize: 16M}\n"), None),
+])
+def test_a_rerun_compares_tags_lists_and_the_host(client, edit, field):
+    deploy(client, _example())
+    text = _example(edit)
+    if field is None:          # an unrelated change: still nothing differs
+        steps, problems = plan(client, text, path=EXAMPLE)
+        assert problems == []
+        return
+    steps, problems = plan(client, text, path=EXAMPLE)
+    assert len(problems) == 1, problems
+    assert f"exists with {field}=" in problems[0] and "can not be updated" in problems[0]
+
+
+def test_a_rerun_compares_list_references(client):
+    deploy(client, _example())
+    text = _example(("diskOfferings:\n", "diskOfferings:\n  - {name: d2, diskSize: 16M}\n"))
+    deploy(client, text)
+    changed = text.replace("    l3Networks: [l3-flat]\n    host: host1",
+                           "    l3Networks: [l3-flat, l3-two]\n    host: host1").replace(
+        "          - name: l3-flat\n", "          - name: l3-two\n          - name: l3-flat\n")
+    _, problems = plan(client, changed, path=EXAMPLE)
+    assert any("vms[1]" in p and "to be created" not in p and "l3NetworkUuids=" in p
+               for p in problems), problems
+    changed = text.replace("dataDiskOfferings: [data16M]", "dataDiskOfferings: [d2]")
+    _, problems = plan(client, changed, path=EXAMPLE)
+    assert len(problems) == 1 and "dataDiskOfferingUuids=" in problems[0]
+    changed = text.replace("    backupStorage: [bs1]\n\ninstance",
+                           "    backupStorage: [bs1, bs2]\n\ninstance").replace(
+        "backupStorage:\n  - name: bs1", "backupStorage:\n  - {name: bs2, url: /tmp/bs2, "
+        "hostname: 127.0.0.1}\n  - name: bs1")
+    _, problems = plan(client, changed, path=EXAMPLE)
+    assert len(problems) == 1 and "images[0]" in problems[0] and \
+        "backupStorageUuids=" in problems[0], problems
+
+
+def test_a_network_cidr_not_written_canonically_matches_on_a_rerun(client):
+    text = """
+zones:
+  - name: z
+    l2Networks:
+      - {name: l2, physicalInterface: eth1,
+         l3Networks: [{name: l3, ipRanges: [{name: r, networkCidr: 10.1.0.5/24}]}]}
+"""
+    deploy(client, text)
+    steps, problems = plan(client, text)
+    assert problems == [] and {s.state for s in steps} == {"exists"}
+    _, problems = plan(client, text.replace("10.1.0.5/24", "10.1.0.5/25"))
+    assert len(problems) == 1 and "networkCidr=10.1.0.0/24" in problems[0]
+
+
+def test_a_value_error_while_deploying_names_the_path_and_what_was_created(client, capsys):
+    text = f"""
+zones: [{{name: z, backupStorage: [bs]}}]
+backupStorage: [{{name: bs, url: '{client.home}/bs', hostname: 127.0.0.1}}]
+images: [{{name: i, url: '{client.home}/i.raw', format: raw, backupStorage: [bs],
+          create: {{size: 1M}}}}]
+"""
+    steps, problems = plan(client, text)
+    assert problems == []
+    image = next(s.entry for s in steps if s.what == "entry" and s.entry.kind.id == "image")
+    image.params["url"] = f"{client.home}/x\0y.raw"      # what validation now refuses
+    deployer = Deployer(client, "env.yaml", err=io.StringIO())
+    code, error = deployer.run(steps)
+    assert code == 1 and "embedded null byte" in error["details"]
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2] == "env.yaml: images[0]: embedded null byte"
+    assert err[-1] == ("env.yaml: deployment stopped; created before it: zone z, "
+                       "backup storage bs, attachment of backup storage bs to zone z")
+
+
+def test_create_does_not_write_through_a_symlink_made_after_validation(client, tmp_path,
+                                                                        capsys):
+    text = f"""
+backupStorage: [{{name: bs, url: '{client.home}/bs', hostname: 127.0.0.1}}]
+images: [{{name: i, url: '{tmp_path}/i.raw', format: raw, backupStorage: [bs],
+          create: {{size: 1M}}}}]
+"""
+    steps, problems = plan(client, text)
+    assert problems == []
+    (tmp_path / "i.raw").symlink_to(tmp_path / "target.raw")
+    code, _ = Deployer(client, "env.yaml", err=io.StringIO()).run(steps)
+    assert code == 1 and not (tmp_path / "target.raw").exists()
+    assert capsys.readouterr().err.splitlines()[-2] == (
+        f"env.yaml: images[0].create: 'create' will not make {tmp_path}/i.raw: it is a "
+        "symlink to nothing")

@@ -46,13 +46,14 @@ def test_a_key_given_twice_is_refused_not_silently_dropped():
 
 def test_merge_keys_still_work():
     data = load("a: &h {x: 1, y: 2}\nb: {<<: *h, y: 3}\n", "env.yaml")
-    assert data["b"] == {"x": 1, "y": 3}
+    assert data["b"] == {"x": "1", "y": "3"}      # numbers keep their text (Plain)
+    assert data["b"]["y"].typed == 3
 
 
 @pytest.mark.parametrize("text, message", [
     ("", "env.yaml: the file is empty: nothing to deploy"),
     ("x: !!python/object:os.system a\n", "could not determine a constructor"),
-    ("zones: [{name: z, description: 2024-13-45}]\n", "month must be in 1..12"),
+    ("zones: [{name: z, cpu: !!int abc}]\n", "invalid literal for int()"),
 ])
 def test_unloadable_files(text, message):
     with pytest.raises(DeployError) as e:
@@ -222,21 +223,51 @@ def test_tags_are_checked_against_the_registered_patterns():
 # -- urls and blank images ------------------------------------------------------------------------
 
 def test_urls_expand_variables_and_relative_paths(monkeypatch):
-    monkeypatch.setenv("IMAGES", "/srv/images")
+    monkeypatch.setenv("HOME", "/srv/images")
     bs, a, b, c = entries("""
         backupStorage: [{name: bs, url: '${ZSTACK_HOME}/bs/', hostname: 127.0.0.1}]
         images:
-          - {name: a, url: '${IMAGES}/a.qcow2', format: qcow2, backupStorage: [bs]}
+          - {name: a, url: '${HOME}/a.qcow2', format: qcow2, backupStorage: [bs]}
           - {name: b, url: 'file://sub/../b.qcow2', format: qcow2, backupStorage: [bs]}
-          - {name: c, url: 'http://x/${IMAGES}/c.qcow2', format: qcow2, backupStorage: [bs]}
+          - {name: c, url: 'http://x/${HOME}/c.qcow2', format: qcow2, backupStorage: [bs]}
         """, base_dir="/work")
     assert bs.params["url"] == "/home/z/bs"
     assert a.params["url"] == "/srv/images/a.qcow2"
     assert b.params["url"] == "file:///work/b.qcow2"
     assert c.params["url"] == "http://x//srv/images/c.qcow2"
-    monkeypatch.delenv("IMAGES")
-    assert problems("images: [{name: a, url: '${IMAGES}/a', format: raw, backupStorage: b}]") == [
-        "env.yaml: images[0].url: unknown environment variable ${IMAGES}"]
+    monkeypatch.delenv("HOME")
+    assert problems("images: [{name: a, url: '${HOME}/a', format: raw, backupStorage: b}]") == [
+        "env.yaml: images[0].url: unknown environment variable ${HOME}"]
+
+
+def test_only_the_homes_are_expanded_in_urls(monkeypatch):
+    """Any other variable could send a secret of the environment to a server."""
+    monkeypatch.setenv("SECRET_TOKEN", "s3cr3t")
+    found = problems("images: [{name: a, url: 'http://127.0.0.1:9/x?k=${SECRET_TOKEN}', "
+                     "format: raw, backupStorage: b}]")
+    assert found == ["env.yaml: images[0].url: ${SECRET_TOKEN} can not be used in a url: "
+                     "only ${ZSTACK_HOME} and ${HOME} are expanded"]
+    assert "s3cr3t" not in found[0]
+
+
+def test_tag_files_are_read_only_inside_the_files_directory(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "cloud.yaml").write_text("#cloud-config\n")
+    (tmp_path / "link").symlink_to("/etc/hostname")
+    base = str(tmp_path)
+    [vm] = entries(VM % "userdata: '@sub/cloud.yaml'", base_dir=base)
+    assert vm.tags == ["userdata::#cloud-config\n"]
+    [vm] = entries(VM % "userdata: '@@/etc/hostname'", base_dir=base)
+    assert vm.tags == ["userdata::@/etc/hostname"]
+    for path in ("/etc/hostname", "../../etc/hostname", "link", "~/x"):
+        assert problems(VM % f"userdata: '@{path}'", base_dir=base) == [
+            f"env.yaml: vms[0].userdata: cannot read file[{path}]: only files inside {base} "
+            "may be read"]
+    assert problems(VM % "hostname: '@../../etc/hostname'", base_dir=base) == [
+        f"env.yaml: vms[0].hostname: cannot read file[../../etc/hostname]: only files "
+        f"inside {base} may be read"]
+    assert problems(VM % "systemTags: ['userdata::@/etc/hostname']", base_dir=base)[0] \
+        .endswith("only files inside %s may be read" % base)
 
 
 def test_create_needs_a_local_file_and_a_disk_format():
@@ -298,3 +329,105 @@ def test_any_text_loads_or_names_its_problem(text):
         load(text, "env.yaml")
     except DeployError as e:
         assert e.lines[0].startswith("env.yaml: ")
+
+
+def test_plain_scalars_that_look_like_numbers_keep_their_text():
+    """YAML 1.1 reads 0777 as 511, 1:30 as 90: a string parameter gets what was typed."""
+    [zone] = entries("zones: [{name: 0777, description: 1:30}]")
+    assert zone.params == {"name": "0777", "description": "1:30"}
+    for written in ("1_000", "0x1F", "0123456", "2024-01-01 10:00:00", "1.50", "2024-13-45",
+                    ".inf"):
+        [zone] = entries(f"zones: [{{name: z, description: {written}}}]")
+        assert zone.params["description"] == written
+    host = entries("zones: [{name: z, clusters: [{name: c, hosts: [{name: h, managementIp: "
+                   "1.1.1.1, username: root, password: 0123456, sshPort: 0x16}]}]}]")[2]
+    assert host.params["password"] == "0123456" and host.params["sshPort"] == 22
+    [offering] = entries("instanceOfferings: [{name: o, cpuNum: 1_0, memorySize: 0x40}]")
+    assert offering.params == {"name": "o", "cpuNum": 10, "memorySize": 64}
+    assert problems("instanceOfferings: [{name: o, cpuNum: 1.5, memorySize: 2024-01-01}]") == [
+        "env.yaml: instanceOfferings[0].cpuNum: expected an integer, got 1.5",
+        "env.yaml: instanceOfferings[0].memorySize: expected a size in bytes or with a unit "
+        "(64M, 1G), got 2024-01-01"]
+
+
+def test_aliases_can_not_blow_a_small_file_up():
+    import time
+
+    level = ["a: &a [" + ", ".join(["x"] * 60) + "]"]
+    for name, prev in (("b", "a"), ("c", "b")):
+        level.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 60) + "]")
+    text = "\n".join(level) + "\nd: [" + ", ".join(["*c"] * 200) + "]\n"
+    start = time.monotonic()
+    with pytest.raises(DeployError) as e:
+        load(text, "env.yaml")
+    assert time.monotonic() - start < 2
+    assert e.value.lines == ["env.yaml: more than 10000 values (counting every use of an "
+                             "alias): refused"]
+
+
+def test_at_most_50_problems_are_printed(tmp_path, capsys):
+    from zstackcli.deploy import run
+
+    env = tmp_path / "env.yaml"
+    env.write_text("zones: [" + ", ".join(["{nam: z}"] * 80) + "]\n")
+    class NoCloud:
+        home = "/home/z"
+
+    assert run(NoCloud(), str(env)) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 52
+    assert lines[-2] == "... and 110 more" and lines[-1] == f"{env}: nothing was created"
+
+
+def test_a_nul_byte_in_a_url_is_refused():
+    found = problems('images: [{name: i, url: "/tmp/x\\0y.raw", format: raw, '
+                     'backupStorage: [b], create: {size: 1M}}]')
+    assert found == ["env.yaml: images[0].url: a url or path can not contain a NUL byte (\\0)"]
+
+
+def test_a_file_that_is_not_utf8_is_named_once(tmp_path):
+    from zstackcli.deploy.loader import read
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"zones: [\xff]\n")
+    with pytest.raises(DeployError) as e:
+        read(str(bad))
+    assert e.value.lines == [f"cannot read {bad}: not UTF-8 text (byte 8)"]
+
+
+def test_a_closed_stdin_is_a_deploy_error(monkeypatch):
+    import sys
+
+    from zstackcli.deploy.loader import read
+
+    monkeypatch.setattr(sys, "stdin", None)
+    with pytest.raises(DeployError) as e:
+        read("-")
+    assert e.value.lines == ["cannot read stdin: it is closed"]
+
+
+def test_dns_addresses_are_checked_before_anything_is_created():
+    text = ("zones: [{name: z, l2Networks: [{name: l2, physicalInterface: eth1, l3Networks: ["
+            '{name: l3, dns: [" 10.1.0.1", "010.1.0.2", "fe80::1", 10.1.0.3, yes, ""]}, '
+            "{name: l4, dns: 10.1.0.4}]}]}]")
+    assert problems(text) == [
+        "env.yaml: zones[0].l2Networks[0].l3Networks[0].dns[0]: expected an IPv4 address "
+        "such as 10.0.0.2, got ' 10.1.0.1'",
+        "env.yaml: zones[0].l2Networks[0].l3Networks[0].dns[1]: expected an IPv4 address "
+        "such as 10.0.0.2, got '010.1.0.2'",
+        "env.yaml: zones[0].l2Networks[0].l3Networks[0].dns[2]: expected an IPv4 address "
+        "such as 10.0.0.2, got 'fe80::1'",
+        "env.yaml: zones[0].l2Networks[0].l3Networks[0].dns[4]: expected a string, got true "
+        "(quote it to make it a string)",
+        "env.yaml: zones[0].l2Networks[0].l3Networks[0].dns[5]: must not be empty"]
+    l3, l4 = [e for e in entries(text.replace('" 10.1.0.1", "010.1.0.2", "fe80::1", ', "")
+                                 .replace(', yes, ""', "")) if e.kind.key == "l3Networks"]
+    assert l3.extras["dns"] == ["10.1.0.3"] and l4.extras["dns"] == ["10.1.0.4"]
+
+
+def test_create_refuses_a_dangling_symlink(tmp_path):
+    (tmp_path / "i.raw").symlink_to(tmp_path / "elsewhere.raw")
+    assert problems("images: [{name: i, url: i.raw, format: raw, backupStorage: [b], "
+                    "create: {size: 1M}}]", base_dir=str(tmp_path)) == [
+        f"env.yaml: images[0].create: 'create' will not make {tmp_path}/i.raw: it is a "
+        "symlink to nothing"]

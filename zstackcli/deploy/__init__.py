@@ -53,8 +53,13 @@ def run(client, arg, output="json", colour=False):
     return code
 
 
+MAX_SHOWN = 50
+
+
 def _refuse(problems, source):
-    for line in problems:
+    for line in problems[:MAX_SHOWN]:
         write_error(line)
+    if len(problems) > MAX_SHOWN:
+        write_error(say("more_problems", count=len(problems) - MAX_SHOWN))
     write_error(say("nothing_created", source=source))
     return status.CLI_ERROR

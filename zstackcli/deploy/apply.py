@@ -52,6 +52,7 @@ class Deployer:
     def run(self, steps):
         """(exit status, error or None): 0; 3 when an API failed; 1 when an image file
         could not be made. The steps before the failure stay done."""
+        step = None
         try:
             for step in steps:
                 getattr(self, "do_" + step.what)(step)
@@ -63,6 +64,10 @@ class Deployer:
             write_error(f"{self.source}: {f.path}: {f}")
             self.stopped()
             return status.CLI_ERROR, {"details": str(f)}
+        except ValueError as e:               # e.g. a path the system refuses
+            write_error(f"{self.source}: {step.path}: {e}")
+            self.stopped()
+            return status.CLI_ERROR, {"details": str(e)}
         return status.OK, None
 
     def stopped(self):
@@ -112,8 +117,11 @@ class Deployer:
         if step.state == "create":
             self.call(step.info["api"], {owner_param: owner.uuid, target_param: target.uuid},
                       step.path)
-        self.progress(step.state, say("attachment", label=label(target.kind), name=target.name,
-                                      owner_label=label(owner.kind), owner=owner.name))
+        what = say("attachment", label=label(target.kind), name=target.name,
+                   owner_label=label(owner.kind), owner=owner.name)
+        self.progress(step.state, what)
+        if step.state == "create":
+            self.done.append(what)
         self.record(step.state, {"kind": "attachment", "path": step.path,
                                  "name": f"{target.kind.id} {target.name} -> "
                                          f"{owner.kind.id} {owner.name}",
@@ -127,7 +135,10 @@ class Deployer:
                          if p.required and p.resource is None)
             self.call(api, {param_naming(api, l3.kind.resource): l3.uuid, value: address},
                       step.path)
-        self.progress(step.state, say("dns", dns=address, name=l3.name))
+        what = say("dns", dns=address, name=l3.name)
+        self.progress(step.state, what)
+        if step.state == "create":
+            self.done.append(what)
         self.record(step.state, {"kind": "dns", "name": address, "uuid": l3.uuid,
                                  "path": step.path})
 
@@ -138,7 +149,10 @@ class Deployer:
             services = next(p.name for p in APIS[api].params.values() if p.type == "map")
             self.call(api, {param_naming(api, l3.kind.resource): l3.uuid,
                             services: step.info["services"]}, step.path)
-        self.progress(step.state, say("services", services=step.info["shown"], name=l3.name))
+        what = say("services", services=step.info["shown"], name=l3.name)
+        self.progress(step.state, what)
+        if step.state == "create":
+            self.done.append(what)
         self.record(step.state, {"kind": "networkServices", "name": step.info["shown"],
                                  "uuid": l3.uuid, "path": step.path})
 
@@ -149,6 +163,8 @@ class Deployer:
         path = local_path(entry.params["url"])
         if path is None or os.path.exists(path):
             return
+        if os.path.lexists(path):            # a dangling symlink: never write through it
+            raise LocalFailure(f"{entry.path}.create", say("create_symlink", path=path))
         fmt, size = entry.params["format"], entry.extras["create"]
         try:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

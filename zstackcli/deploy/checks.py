@@ -5,6 +5,7 @@ choice is spelled as declared) or raises Invalid with the reason.
 """
 
 import datetime
+import ipaddress
 import os
 import re
 
@@ -17,6 +18,7 @@ _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _INT_MAX = 2 ** 63 - 1
+URL_VARIABLES = ("ZSTACK_HOME", "HOME")
 
 
 class Invalid(Exception):
@@ -26,7 +28,7 @@ class Invalid(Exception):
 def scalar_text(value, what="want_str"):
     """A string, or a number or date written without quotes (``password: 123456``)."""
     if isinstance(value, str):
-        return value
+        return str(value)                # a Plain number keeps the text as written
     if isinstance(value, bool):
         raise Invalid(say(what, got=shown(value)) + say("bool_hint"))
     if isinstance(value, (int, float, datetime.date)):
@@ -34,7 +36,14 @@ def scalar_text(value, what="want_str"):
     raise Invalid(say(what, got=shown(value)))
 
 
+def _typed(value):
+    """YAML's reading of a plain number scalar (loader.Plain), else the value itself."""
+    typed = getattr(value, "typed", None)
+    return value if typed is None or isinstance(typed, str) else typed
+
+
 def size(value):
+    value = _typed(value)
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
@@ -63,6 +72,7 @@ def check(param, value):
             raise Invalid(say("too_short"))
         return text
     if kind == "int":
+        value = _typed(value)
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d{1,19}\s*", value):
@@ -73,6 +83,7 @@ def check(param, value):
             raise Invalid(say("want_int", got=shown(value)))
         return number
     if kind == "float":
+        value = _typed(value)
         try:
             if isinstance(value, bool):
                 raise ValueError(value)
@@ -152,13 +163,15 @@ def system_tag(tag, resource):
 # -- urls --------------------------------------------------------------------------------
 
 def expand_url(url, home, base_dir, local):
-    """``${VAR}`` (environment; ``${ZSTACK_HOME}`` is always the cloud's home) and ``~``;
+    """``${ZSTACK_HOME}`` (the cloud's home), ``${HOME}`` and ``~``;
     for a url of this machine (``local``), a relative path is relative to ``base_dir``
     and the result is a normalised absolute path (``file://`` kept when written)."""
     def variable(m):
         name = m.group(1)
         if name == "ZSTACK_HOME":
             return home
+        if name not in URL_VARIABLES:       # no secret of the environment in a request
+            raise Invalid(say("var_not_allowed", name=name))
         if name not in os.environ:
             raise Invalid(say("unknown_var", name=name))
         return os.environ[name]
@@ -192,4 +205,10 @@ def same(field, have, want):
     if field == "url" and isinstance(have, str) and isinstance(want, str):
         return (os.path.normpath(local_path(have) or have)
                 == os.path.normpath(local_path(want) or want))
+    if field.lower().endswith("cidr") and isinstance(have, str) and isinstance(want, str):
+        try:                       # 10.1.0.5/24 is the network 10.1.0.0/24 the cloud keeps
+            return (ipaddress.ip_network(have.strip(), strict=False)
+                    == ipaddress.ip_network(want.strip(), strict=False))
+        except ValueError:
+            pass
     return str(have) == str(want)

@@ -18,6 +18,8 @@ class DeployError(Exception):
 def read(arg):
     """``-d FILE`` / ``-d -`` -> (text, name shown in messages, directory of relative paths)."""
     if arg == "-":
+        if sys.stdin is None:                     # zstack-cli -d - <&-
+            raise DeployError(say("no_stdin"))
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
         name, base = "<stdin>", os.getcwd()
     else:
@@ -31,9 +33,25 @@ def read(arg):
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            raise DeployError(f"{name}: " + t("cannot_open", path=name,
-                                              reason=f"not UTF-8 text (byte {e.start})"))
+            raise DeployError(t("cannot_open", path=name,
+                                reason=say("not_utf8", byte=e.start))) from None
     return data, name, base
+
+
+class Plain(str):
+    """A plain scalar YAML 1.1 would read as a number or a date (``0777``, ``1_000``,
+    ``1:30``, ``2024-01-01``), kept as written: a string parameter gets exactly the
+    text; an integer, size or number parameter gets ``typed``, YAML's reading of it."""
+
+    typed = None
+
+
+def _plain(constructor):
+    def construct(loader, node):
+        value = Plain(node.value)
+        value.typed = constructor(loader, node)
+        return value
+    return construct
 
 
 def _loader():
@@ -57,6 +75,10 @@ def _loader():
         return base.construct_mapping(loader, node, deep=deep)
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    for tag, constructor in (("int", base.construct_yaml_int),
+                             ("float", base.construct_yaml_float),
+                             ("timestamp", lambda loader, node: node.value)):
+        Loader.add_constructor(f"tag:yaml.org,2002:{tag}", _plain(constructor))
     return yaml, Loader
 
 
@@ -82,4 +104,26 @@ def load(text, name):
         raise DeployError(f"{name}: {e}") from None
     if data is None:
         raise DeployError(f"{name}: " + say("empty"))
+    if _too_big(data):
+        raise DeployError(f"{name}: " + say("too_many_entries", most=MAX_ENTRIES))
     return data
+
+
+MAX_ENTRIES = 10_000
+
+
+def _too_big(data):
+    """More than MAX_ENTRIES values, counting every use of an alias (a few lines of
+    nested anchors can stand for millions): stops counting at the limit."""
+    count, stack = 0, [data]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_ENTRIES:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False

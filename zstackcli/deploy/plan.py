@@ -143,17 +143,68 @@ class Planner:
                     or target is None:
                 continue
             key = entry.refs[param][2]
+            current = have.get(param)
+            if param == "hostUuid" and not current:    # a stopped VM: where it last ran
+                current = have.get("lastHostUuid")
             if target.state == "create":
-                self.differs(entry, param, have.get(param),
+                self.differs(entry, param, current,
                              f"{key}: " + say("to_be_created", name=target.name))
-            elif target.uuid != have.get(param):
-                self.differs(entry, param, have.get(param), f"{key}: {target.name} "
-                                                            f"({target.uuid})")
+            elif target.uuid != current:
+                self.differs(entry, param, current, f"{key}: {target.name} "
+                                                    f"({target.uuid})")
+        self.compare_lists(entry)
+        self.compare_tags(entry)
         variant = schema.variant_of(kind, entry.api)
         if variant and have.get("type") != variant:
             self.differs(entry, "type", have.get("type"), f"type: {variant}")
         if entry.changes:
             entry.state = "update"
+
+    def compare_lists(self, entry):
+        """References to several resources (a VM's l3Networks, an image's backupStorage)
+        against what the inventory holds."""
+        have = entry.inventory
+        for param, targets in entry.targets.items():
+            read = LIST_FIELDS.get(param)
+            if not isinstance(targets, list) or read is None or read[0] not in have \
+                    or None in targets:
+                continue
+            key = entry.refs[param][2]
+            current = read[1](have)
+            new = [t.name for t in targets if t.state == "create"]
+            if new:
+                self.differs(entry, param, current, f"{key}: " + say(
+                    "to_be_created", name=", ".join(new)))
+            elif sorted(t.uuid for t in targets) != current:
+                names = ", ".join(t.name for t in targets)
+                self.differs(entry, param, current, f"{key}: [{names}]")
+
+    def compare_tags(self, entry):
+        """Tag keys (hostname, userdata, staticIp...) against the resource's system tags."""
+        if not entry.tags and not entry.tag_refs:
+            return
+        rows = self.query("QuerySystemTag", [eq("resourceUuid", entry.uuid)], entry.path)
+        stored = [row["tag"] for row in rows]
+
+        def values(prefix):
+            found = [t[len(prefix):] for t in stored if t.startswith(prefix)]
+            return ", ".join(found) if found else None
+
+        for tag in entry.tags:
+            if _normal(tag) in stored:
+                continue
+            prefix, value = tag.split("::", 1)
+            self.differs(entry, prefix, values(prefix + "::"), f"{prefix}: {value}")
+        for (prefix, _, name, value, _), target in zip(entry.tag_refs, entry.tag_targets):
+            if target is None:
+                continue
+            if target.state == "create":
+                self.differs(entry, prefix, None, f"{prefix}: {{{name}: {value}}} ("
+                             + say("to_be_created", name=name) + ")")
+            elif _normal(f"{prefix}::{target.uuid}::{value}") not in stored:
+                self.differs(entry, f"{prefix}[{name}]",
+                             values(f"{prefix}::{target.uuid}::"),
+                             f"{prefix}: {{{name}: {value}}}")
 
     def differs(self, entry, field, have, want):
         self.problem(entry.path, say("differs", label=label(entry.kind), name=entry.name,
@@ -216,6 +267,23 @@ class Planner:
             shown.append(f"{provider['type']}: {', '.join(types)}")
         yield Step("services", l3, where, "create" if missing else "exists",
                    services=missing, shown="; ".join(shown))
+
+
+def _normal(tag):
+    """A tag as the cloud stores it (a newline is kept as the two characters \\n)."""
+    return tag.replace("\r\n", "\n").replace("\n", "\\n")
+
+
+# list parameter -> (inventory field, its current uuids, sorted)
+LIST_FIELDS = {
+    "l3NetworkUuids": ("vmNics", lambda inv: sorted(
+        {n["l3NetworkUuid"] for n in inv.get("vmNics") or ()})),
+    "dataDiskOfferingUuids": ("allVolumes", lambda inv: sorted(
+        v.get("diskOfferingUuid") or "" for v in inv.get("allVolumes") or ()
+        if v.get("type") == "Data")),
+    "backupStorageUuids": ("backupStorageRefs", lambda inv: sorted(
+        {r["backupStorageUuid"] for r in inv.get("backupStorageRefs") or ()})),
+}
 
 
 def make_plan(entries, client, source):

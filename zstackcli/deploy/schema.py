@@ -106,7 +106,6 @@ KINDS = {k.key: k for k in (
          parent=("l3Networks", "l3NetworkUuid"), unique_in_parent=True,
          variants={"range": "AddIpRange", "cidr": "AddIpRangeByNetworkCidr"}),
     Kind("vms", "vm", _t("VM", "云主机"), "CreateVmInstance",
-         nocompare=("zoneUuid", "clusterUuid", "hostUuid"),
          match=({"name": "state", "op": "!=", "value": "Destroyed"},)),
 )}
 

@@ -5,9 +5,14 @@ from ..i18n import lang, text_of
 MESSAGES = {
     # reading the file
     "syntax": ("line {line}, column {column}: {problem}", "第 {line} 行第 {column} 列：{problem}"),
+    "not_utf8": ("not UTF-8 text (byte {byte})", "不是 UTF-8 文本（第 {byte} 字节）"),
+    "no_stdin": ("cannot read stdin: it is closed", "无法读取标准输入：它已关闭"),
     "empty": ("the file is empty: nothing to deploy", "文件为空：没有可部署的内容"),
     "dup_yaml_key": ("line {line}: key '{key}' is given twice in one mapping",
                      "第 {line} 行：同一映射中键 '{key}' 出现了两次"),
+    "too_many_entries": ("more than {most} values (counting every use of an alias): "
+                         "refused", "超过 {most} 个值（每次使用别名都计入）：拒绝处理"),
+    "more_problems": ("... and {count} more", "……另有 {count} 个问题"),
     # the shape
     "not_mapping": ("expected a mapping of keys, got {got}", "应为键值映射，实际为 {got}"),
     "not_list": ("expected a list of entries, got {got}", "应为条目列表，实际为 {got}"),
@@ -28,6 +33,8 @@ MESSAGES = {
     "want_size": ("expected a size in bytes or with a unit (64M, 1G), got {got}",
                   "应为字节数或带单位的大小（64M、1G），实际为 {got}"),
     "want_bool": ("expected true or false, got {got}", "应为 true 或 false，实际为 {got}"),
+    "want_ipv4": ("expected an IPv4 address such as 10.0.0.2, got {got}",
+                  "应为 IPv4 地址（如 10.0.0.2），实际为 {got}"),
     "want_map": ("expected a mapping, got {got}", "应为映射，实际为 {got}"),
     "want_uuid": ("expected a uuid (32 lowercase hexadecimal characters), got {got}",
                   "应为 UUID（32 个小写十六进制字符），实际为 {got}"),
@@ -38,8 +45,17 @@ MESSAGES = {
     "no_tag": ("no system tag matches[{tag}] for resourceType[{resource}]",
                "没有与[{tag}]匹配的 {resource} 系统标签"),
     "unknown_var": ("unknown environment variable ${{{name}}}", "未知的环境变量 ${{{name}}}"),
+    "nul_byte": ("a url or path can not contain a NUL byte (\\0)",
+                 "url 或路径中不能包含 NUL 字节（\\0）"),
+    "var_not_allowed": ("${{{name}}} can not be used in a url: only ${{ZSTACK_HOME}} and "
+                        "${{HOME}} are expanded", "url 中不能使用 ${{{name}}}：只展开 "
+                        "${{ZSTACK_HOME}} 和 ${{HOME}}"),
+    "file_outside": ("cannot read file[{path}]: only files inside {dir} may be read",
+                     "无法读取文件[{path}]：只能读取 {dir} 之内的文件"),
     "create_needs_file": ("'create' needs a url that is a file of this machine, got {url}",
                           "'create' 要求 url 为本机文件，实际为 {url}"),
+    "create_symlink": ("'create' will not make {path}: it is a symlink to nothing",
+                       "'create' 不会生成 {path}：它是指向不存在文件的符号链接"),
     "create_format": ("'create' makes qcow2 or raw images, not {fmt}",
                       "'create' 只能生成 qcow2 或 raw 镜像，不能生成 {fmt}"),
     "no_qemu_img": ("'create' needs qemu-img to make {path}; install qemu-utils",
@@ -105,5 +121,6 @@ def shown(value):
         return "true" if value else "false"
     if isinstance(value, (list, dict)):
         return say("a_list") if isinstance(value, list) else say("a_mapping")
-    text = repr(value) if isinstance(value, str) else str(value)
+    plain = isinstance(value, str) and getattr(value, "typed", None) is not None
+    text = repr(value) if isinstance(value, str) and not plain else str(value)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -6,7 +6,9 @@ path of what is wrong (``env.yaml: zones[0].clusters[1].hosts[0]: unknown key
 'managmentIp' (did you mean managementIp?)``).
 """
 
+import ipaddress
 import os
+import re
 import shutil
 
 from ..binder import suggest
@@ -14,6 +16,9 @@ from ..values import ValueSyntaxError, expand_tag_file
 from . import checks, schema
 from .checks import Invalid
 from .text import label, say, shown
+
+
+_TAG_FILE = re.compile(r"[A-Za-z_][\w.-]*::@(?!@)([\s\S]+)\Z", re.ASCII)
 
 
 class Entry:
@@ -125,6 +130,8 @@ class Validator:
         elif key.param is not None:
             typed = checks.check(key.param, value)
             if key.param.name == "url":
+                if "\0" in typed:
+                    raise Invalid(say("nul_byte"))
                 typed = checks.expand_url(typed, self.home, self.base_dir, kind.local_url)
             elif key.param.name == "systemTags":
                 typed = [self.tag(t, kind.resource) for t in typed]
@@ -149,8 +156,11 @@ class Validator:
             names = checks.name_list(value)
             entry.attach.append((attach, names, where))
         elif key.name == "dns":
-            items = value if isinstance(value, list) else [value]
-            entry.extras["dns"] = list(dict.fromkeys(checks.scalar_text(i) for i in items))
+            listed = isinstance(value, list)
+            items = value if listed else [value]
+            found = [self.dns(item, f"{where}[{i}]" if listed else where)
+                     for i, item in enumerate(items)]
+            entry.extras["dns"] = list(dict.fromkeys(d for d in found if d is not None))
         elif key.name == "networkServices":
             entry.extras["networkServices"] = self.services(value)
         elif key.name == "create":
@@ -165,12 +175,45 @@ class Validator:
 
     def tag(self, tag, resource):
         """A system tag: ``name::@file`` reads the file (as on the command line)."""
+        self.confined(tag)
         try:
             tag = expand_tag_file(tag, self.base_dir)
         except ValueSyntaxError as e:
             raise Invalid(str(e)) from None
         checks.system_tag(tag, resource)
         return tag
+
+    def dns(self, item, where):
+        """One DNS address as AddDnsToL3Network takes it, and a plain IPv4 address
+        (checked now: the L3 network and its ranges would exist before it failed)."""
+        from backend.catalogue import APIS
+
+        try:
+            text = checks.check(APIS["AddDnsToL3Network"].params["dns"], item)
+        except Invalid as e:
+            self.problem(where, str(e))
+            return None
+        try:
+            canonical = str(ipaddress.IPv4Address(text)) == text
+        except ValueError:
+            canonical = False
+        if not canonical:
+            self.problem(where, say("want_ipv4", got=shown(item)))
+            return None
+        return text
+
+    def confined(self, tag):
+        """``name::@file`` may read only a file inside the deployment file's directory
+        (the current one for stdin): a file could otherwise send any file of this
+        machine (``@/etc/shadow``) to the cloud."""
+        m = _TAG_FILE.match(tag)
+        if not m:
+            return
+        path = m.group(1)
+        base = os.path.realpath(self.base_dir)
+        full = os.path.realpath(os.path.join(base, os.path.expanduser(path)))
+        if os.path.commonpath([full, base]) != base:
+            raise Invalid(say("file_outside", path=path, dir=self.base_dir))
 
     @staticmethod
     def services(value):
@@ -208,6 +251,8 @@ class Validator:
         where = _join(entry.path, "create")
         if path is None:
             self.problem(where, say("create_needs_file", url=url))
+        elif os.path.lexists(path) and not os.path.exists(path):
+            self.problem(where, say("create_symlink", path=path))
         elif fmt not in ("qcow2", "raw"):
             self.problem(where, say("create_format", fmt=fmt))
         elif fmt == "qcow2" and not os.path.exists(path) and not shutil.which("qemu-img"):
