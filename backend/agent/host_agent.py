@@ -244,6 +244,8 @@ class Agent:
 
     def _serve(self, libvirt, conn):
         """Reconcile, then record events until the connection closes."""
+        from ..hypervisor.driver import domain_states
+
         self.events.put(("reconcile", None, None))
         while not self.stopping:
             self.housekeeping()
@@ -258,7 +260,7 @@ class Agent:
                         return
                     continue
                 if kind == "reconcile":
-                    self.reconcile(_states(libvirt, conn))
+                    self.reconcile(domain_states(conn))
                 elif kind == "reboot":
                     self.end_install_boot(name)
                 elif kind == "state":
@@ -351,19 +353,6 @@ def _confirm(libvirt, conn, name, from_event):
             return "Stopped"
         raise
     return from_event if current == "Unknown" else current
-
-
-def _states(libvirt, conn):
-    from ..hypervisor.driver import _STATES
-
-    result = {}
-    for dom in conn.listAllDomains():
-        try:
-            result[dom.name()] = _STATES.get(dom.state()[0], "Unknown")
-        except libvirt.libvirtError as e:
-            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                raise
-    return result
 
 
 def retire():

@@ -266,14 +266,7 @@ class HostDriver:
             except libvirt.libvirtError as e:
                 if is_connection_lost(e):
                     raise
-            result = {}
-            for dom in conn.listAllDomains():
-                try:
-                    result[dom.name()] = _STATES.get(dom.state()[0], "Unknown")
-                except libvirt.libvirtError as e:
-                    if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                        raise
-            return result
+            return domain_states(conn)
 
     def xml(self, name, inactive=False):
         """The domain's XML: live when running (unless ``inactive``), else its definition."""
@@ -385,6 +378,19 @@ class HostDriver:
         if dom is None:
             raise HypervisorError(msg("no domain[{name}] on host {uri}", name=name, uri=self.uri))
         return dom
+
+
+def domain_states(conn):
+    """{domain name: state} of a connection, one domain at a time (for libvirts
+    without getAllDomainStats); a domain gone meanwhile is left out."""
+    result = {}
+    for dom in conn.listAllDomains():
+        try:
+            result[dom.name()] = _STATES.get(dom.state()[0], "Unknown")
+        except libvirt.libvirtError as e:
+            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+    return result
 
 
 def open_connection(uri):
