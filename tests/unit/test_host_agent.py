@@ -11,17 +11,8 @@ import time
 
 import pytest
 
+from tests.waiting import wait_for
 from tests.clouds import HOST1, HOST2, VM1, environment
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

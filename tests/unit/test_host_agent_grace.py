@@ -17,19 +17,14 @@ import time
 import pytest
 
 from backend.agent import host_agent, reachability
+from tests.waiting import wait_for as _wait
 from tests.clouds import HOST1, HOST2, VM1, environment
 
 GRACE = 0.4
 
 
 def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+    return _wait(predicate, timeout, what, step=0.01)
 
 
 @pytest.fixture
