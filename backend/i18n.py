@@ -74,6 +74,31 @@ def render(text, lang=None):
     return text.render(lang) if isinstance(text, (Message, Error)) else str(text)
 
 
+def dump_text(text):
+    """A message (or an Error's, or any text) as JSON values, to cross to another
+    process that renders it in its own language (load_text)."""
+    if isinstance(text, Error):
+        text = text.text
+    if not isinstance(text, Message):
+        return str(text)
+    values = {}
+    for key, value in text.values.items():
+        if isinstance(value, (Message, Error)):
+            value = dump_text(value)
+        elif not (value is None or isinstance(value, (str, int, float, bool))):
+            value = str(value)
+        values[key] = value
+    return {"template": text.template, "values": values}
+
+
+def load_text(data):
+    """The message dump_text made."""
+    if isinstance(data, dict) and isinstance(data.get("template"), str):
+        return Message(data["template"], {k: load_text(v)
+                                          for k, v in (data.get("values") or {}).items()})
+    return data
+
+
 class Error(Exception):
     """An exception of the lower layers (storage, hypervisor, network) whose
     text is a message: ``text`` keeps it (a Message, or a plain text from a

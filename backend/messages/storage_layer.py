@@ -128,4 +128,13 @@ ZH = {
     "the copy of {logical} does not match the source (checksum {found} instead of {digest})":
         "{logical} 的副本与源文件不一致（校验和为 {found}，而不是 {digest}）",
     "{path} is missing on the destination": "目标物理机上缺少 {path}",
+    # remote hosts (backend.hostops, storage/ssh.py)
+    "cannot install the host agent on {address}: {reason}":
+        "无法在 {address} 上安装物理机代理：{reason}",
+    "the host agent on {address} failed to {op}: {reason}":
+        "{address} 上的物理机代理执行 {op} 失败：{reason}",
+    "the host agent has no operation {op}": "物理机代理没有操作 {op}",
+    "the host agent failed: {error}": "物理机代理出错：{error}",
+    "{uri} names no host to log in to": "{uri} 没有指明要登录的主机",
+    "the port of {uri} is not a number": "{uri} 中的端口不是数字",
 }

@@ -18,14 +18,23 @@ def local_path(ctx, host, path):
         raise operr(e.text) from None
 
 
+def ops(ctx, host, drv=None):
+    """The host's operations on its own files and links (backend.hostops): run
+    here for a host this machine reaches, by its agent over ssh for a remote one."""
+    from .. import hostops
+
+    drv = drv or driver(ctx, host)
+    return hostops.for_host(getattr(drv, "uri", ""), drv.local_path)
+
+
 def discard_file(ctx, host, path):
     """Best effort: delete a volume or snapshot file of a host that is going away
     or whose record is. A file already gone, or a host out of reach, must not
     keep the records alive."""
-    from ..storage import StorageError, local
+    from ..storage import StorageError
 
     try:
-        local.delete_volume(driver(ctx, host).local_path(path))
+        ops(ctx, host).delete_volume(path)
     except (StorageError, hypervisor.HypervisorError):
         pass
 
@@ -39,21 +48,20 @@ def connected(ctx, host_uuid):
     return host
 
 
-def plug_networks(ctx, host, vm_uuid):
-    """Make the bridges the VM's NICs need on its host (first use creates them).
-
-    Simulated hosts need none (the test driver plugs nothing); a remote host's
-    bridges are made on that host, which this embedded backend can not reach yet.
-    """
-    from ..network.bridge import BridgeError, ensure
+def plug_networks(ctx, host, vm_uuid, drv=None):
+    """Make the bridges the VM's NICs need on its host (first use creates them;
+    a remote host's are made there by its agent). Simulated hosts need none:
+    the test driver plugs nothing."""
+    from ..network.bridge import BridgeError
+    from ..storage import StorageError
     from .vm_spec import networks_of
 
-    uri = host["libvirtUri"] or ""
-    if not uri.startswith("qemu:///"):
+    if (host["libvirtUri"] or "").startswith("test:"):
         return
+    host_ops = ops(ctx, host, drv)
     for l2 in networks_of(ctx, vm_uuid):
         try:
-            ensure(l2)
-        except BridgeError as e:
+            host_ops.ensure_bridge(dict(l2))
+        except (BridgeError, StorageError) as e:
             raise operr(msg("cannot prepare the network of L2[uuid:{l2}] on host[uuid:{host}]: "
                             "{error}", l2=l2['uuid'], host=host['uuid'], error=e)) from None

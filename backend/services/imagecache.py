@@ -1,7 +1,7 @@
 """Images copied to a host's local primary storage, once per host (the base
 of root volumes and the media of CD-ROM drives)."""
 
-from ..storage import layout, local
+from ..storage import layout
 from . import hosts, image as images
 from .capacity import recount_host_storage
 from ..clock import now
@@ -14,10 +14,10 @@ def ensure_cache(ctx, image, host, ps):
                     "hostUuid = ? AND imageUuid = ?", (ps["uuid"], host["uuid"], image["uuid"]))
     if row:
         return row["installPath"]
-    drv = hosts.driver(ctx, host)
     host_path = layout.image_cache_path(ps["url"], image["uuid"], image["format"])
-    local.ensure_image_cache(drv.local_path(ps["url"]), image["uuid"], image["format"],
-                             images.install_path(ctx, image["uuid"]), image["md5Sum"])
+    hosts.ops(ctx, host).ensure_image_cache(ps["url"], image["uuid"], image["format"],
+                                            images.install_path(ctx, image["uuid"]),
+                                            image["md5Sum"])
     with store.transaction():
         store.conn.execute("INSERT OR IGNORE INTO ImageCacheVO (primaryStorageUuid, hostUuid, "
                            "imageUuid, installPath, md5Sum, size, createDate) VALUES "

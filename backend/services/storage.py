@@ -4,7 +4,7 @@ import os
 
 from ..i18n import msg
 from ..errors import argerr, operr
-from ..storage import StorageError, image_store, local
+from ..storage import StorageError, image_store
 from . import common, hosts
 from .capacity import refresh_totals, used_on
 from ..clock import now
@@ -27,11 +27,9 @@ def add_local_primary_storage(ctx, p):
 
 def prepare_host(ctx, ps, host):
     """Make the storage root on a host and record its capacity there."""
-    root = hosts.local_path(ctx, host, ps["url"])
     try:
-        os.makedirs(root, exist_ok=True)
-        total, available = local.capacity(root)
-    except (OSError, StorageError) as e:
+        total, available = hosts.ops(ctx, host).prepare_root(ps["url"])
+    except StorageError as e:
         raise operr(msg("cannot use {url} on host[uuid:{host}]: {error}",
                         url=ps['url'], host=host['uuid'], error=e)) from None
     stamp = now()

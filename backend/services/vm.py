@@ -11,7 +11,7 @@ from .. import hypervisor
 from ..hypervisor.domain import domain_xml
 from ..i18n import msg
 from ..errors import ApiError, argerr, operr
-from ..storage import StorageError, layout, local
+from ..storage import StorageError, layout
 from . import common, config, flat, hosts, ipam, tags, vm_spec, vm_state
 from .imagecache import ensure_cache
 from ..clock import new_uuid, now
@@ -188,20 +188,19 @@ def _build(ctx, vm_uuid, image, host, ps, volumes, strategy):
     the next start makes again."""
     store = ctx.store
     drv = hosts.driver(ctx, host)
-    cache = drv.local_path(ensure_cache(ctx, image, host, ps))
+    host_ops = hosts.ops(ctx, host, drv)
+    cache = ensure_cache(ctx, image, host, ps)
     made = {}
     for row in volumes:
-        real = drv.local_path(row["installPath"])
         if row["type"] == "Root" and image["mediaType"] != "ISO":
-            local.create_root_volume(drv.local_path(ps["url"]), vm_uuid, row["uuid"], cache,
-                                     row["size"])
+            made[row["uuid"]] = host_ops.create_root_volume(ps["url"], vm_uuid, row["uuid"],
+                                                            cache, row["size"])
         else:
-            local.create_empty_volume(real, row["size"])
-        made[row["uuid"]] = _actual(real)
+            made[row["uuid"]] = host_ops.create_empty_volume(row["installPath"], row["size"])
     if strategy == "JustCreate":
         _mark_ready(store, made)
         return
-    hosts.plug_networks(ctx, host, vm_uuid)
+    hosts.plug_networks(ctx, host, vm_uuid, drv)
     xml = domain_xml(vm_spec.domain_spec(ctx, vm_uuid, drv, made_volumes=made))
     if strategy != "InstantStart":
         drv.define(xml)
@@ -228,15 +227,6 @@ def _mark_ready(store, made):
                                             "actualSize": actual})
 
 
-def _actual(path):
-    import os
-
-    try:
-        return os.stat(path).st_blocks * 512
-    except OSError:
-        return 0
-
-
 def _undo_create(ctx, vm_uuid, host, volumes):
     l3s = [r[0] for r in ctx.store.rows("SELECT DISTINCT l3NetworkUuid FROM VmNicVO WHERE "
                                         "vmInstanceUuid = ?", (vm_uuid,))]
@@ -244,8 +234,9 @@ def _undo_create(ctx, vm_uuid, host, volumes):
         drv = hosts.driver(ctx, host)
         drv.destroy(vm_uuid)
         drv.undefine(vm_uuid)
+        host_ops = hosts.ops(ctx, host, drv)
         for row in volumes:
-            local.delete_volume(drv.local_path(row["installPath"]))
+            host_ops.delete_volume(row["installPath"])
     except (StorageError, hypervisor.HypervisorError):
         pass
     with ctx.store.transaction():

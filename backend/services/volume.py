@@ -4,7 +4,7 @@ from .. import hypervisor
 from ..hypervisor.domain import disk_xml
 from ..i18n import msg
 from ..errors import argerr, operr
-from ..storage import StorageError, layout, local
+from ..storage import StorageError, layout
 from . import common, hosts, tags, vm_state
 from ..clock import new_uuid, now
 from .capacity import release, reserve
@@ -87,7 +87,7 @@ def _instantiate(ctx, volume, host, ps_uuid):
     with ctx.store.transaction():
         reserve(ctx, ps["uuid"], host["uuid"], volume["uuid"], "VolumeVO", volume["size"])
     try:
-        local.create_empty_volume(hosts.local_path(ctx, host, path), volume["size"])
+        hosts.ops(ctx, host).create_empty_volume(path, volume["size"])
     except StorageError as e:
         with ctx.store.transaction():
             release(ctx, volume["uuid"])
@@ -190,8 +190,7 @@ def _create_snapshot(ctx, p):
     ps = store.get("PrimaryStorageVO", volume["primaryStorageUuid"])
     path = layout.snapshot_path(ps["url"], volume["uuid"], uuid)
     try:
-        local.snapshot(hosts.local_path(ctx, host, volume["installPath"]),
-                       hosts.local_path(ctx, host, path))
+        size = hosts.ops(ctx, host).snapshot(volume["installPath"], path)
     except StorageError as e:
         raise operr(msg("failed to snapshot the volume[uuid:{volume}]: {error}",
                         volume=volume['uuid'], error=e)) from None
@@ -201,7 +200,7 @@ def _create_snapshot(ctx, p):
            "volumeUuid": volume["uuid"], "parentUuid": parent["uuid"] if parent else None,
            "primaryStorageUuid": ps["uuid"], "primaryStorageInstallPath": path,
            "volumeType": volume["type"], "format": "qcow2", "latest": 1,
-           "size": _size(hosts.local_path(ctx, host, path)), "state": "Enabled",
+           "size": size, "state": "Enabled",
            "status": "Ready"}
     with store.transaction():
         store.conn.execute("UPDATE VolumeSnapshotVO SET latest = 0 WHERE volumeUuid = ?",
@@ -209,15 +208,6 @@ def _create_snapshot(ctx, p):
         snapshot = common.create(ctx, "VolumeSnapshotVO", row, {**p, "resourceUuid": uuid})
         reserve(ctx, ps["uuid"], host["uuid"], uuid, "VolumeSnapshotVO", row["size"])
     return snapshot
-
-
-def _size(path):
-    import os
-
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
 
 
 def delete_snapshot(ctx, p):
@@ -259,8 +249,8 @@ def _drop_snapshot_files_and_rows(ctx, uuid, host, merge):
     volume = store.get("VolumeVO", snap["volumeUuid"])
     if host is not None and merge and volume is not None:
         try:
-            local.delete_snapshot(hosts.local_path(ctx, host, volume["installPath"]),
-                                  hosts.local_path(ctx, host, snap["primaryStorageInstallPath"]))
+            hosts.ops(ctx, host).delete_snapshot(volume["installPath"],
+                                                 snap["primaryStorageInstallPath"])
         except StorageError as e:
             raise operr(msg("failed to delete the snapshot[uuid:{uuid}]: {error}",
                             uuid=uuid, error=e)) from None

@@ -4,7 +4,7 @@ Two kinds of host, one interface (``HostFiles``):
 
 - ``LocalFiles``: the host's storage is a directory of this machine (a simulated
   host's private root, or this machine's own libvirtd). Plain file operations.
-- ``SshFiles``: a remote host, reached as ``ssh root@<managementIp>``; each
+- ``SshFiles``: a remote host, reached with the ssh of its libvirt URI; each
   operation is one command there, and files travel host to host with ``rsync``
   run on the source (the destination is never staged on this machine).
 
@@ -24,15 +24,14 @@ import errno
 import hashlib
 import os
 import shlex
-import subprocess
 import zlib
 
 from ..i18n import msg
 from . import StorageError, qemu_img
 from .files import fsync_dir, make_dirs, remove_dir_if_empty
+from .ssh import BASE_OPTIONS, run_here
 
 CHUNK = 4 << 20
-SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
 
 
 def temp_name(path):
@@ -276,38 +275,32 @@ def _copy_range(fd, out, count, position):
 
 # -- remote hosts --------------------------------------------------------------------------------
 
-def run_command(argv, timeout=3600):
-    """Run a command here; (exit status, stdout, stderr)."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError:
-        raise StorageError(msg("{command} is not installed on this machine", command=argv[0]))
-    except subprocess.TimeoutExpired:
-        raise StorageError(msg("{command} did not finish within {timeout} s",
-                               command=argv[0], timeout=timeout))
-    return done.returncode, done.stdout, done.stderr
-
-
 class SshFiles:
-    """A remote host: every operation is a command run there over ssh.
+    """A remote host: every operation is a command run there over ssh, logged
+    in as its libvirt URI says (ssh.SshTarget).
 
     ``runner`` runs an argv here and returns (status, stdout, stderr); tests give
     one that runs the remote command locally."""
 
     remote = True
 
-    def __init__(self, address, user="root", runner=run_command):
-        self.address = address
-        self.user = user
-        self.runner = runner
+    def __init__(self, target, runner=None):
+        self.target = target
+        self.runner = runner or run_here
+
+    @property
+    def address(self):
+        return self.target.address
 
     @property
     def login(self):
-        return f"{self.user}@{self.address}"
+        return self.target.login
+
+    def _status(self, command):
+        return self.runner(self.target.argv(shlex.join(command)))
 
     def run(self, *command, what):
-        argv = ["ssh", *SSH_OPTIONS, self.login, "--", shlex.join(command)]
-        status, out, err = self.runner(argv)
+        status, out, err = self._status(command)
         if status != 0:
             reason = (err.strip().splitlines() or [msg("exit status {code}", code=status)])[-1]
             raise StorageError(msg("cannot {what} on {address}: {reason}",
@@ -315,9 +308,7 @@ class SshFiles:
         return out
 
     def exists(self, logical):
-        status, _, _ = self.runner(["ssh", *SSH_OPTIONS, self.login, "--",
-                                    shlex.join(["test", "-e", logical])])
-        return status == 0
+        return self._status(["test", "-e", logical])[0] == 0
 
     def backing(self, logical):
         import json
@@ -361,7 +352,8 @@ class SshFiles:
                                                                          logical=logical))
 
     def same_storage(self, other, directory):
-        return isinstance(other, SshFiles) and other.address == self.address
+        return isinstance(other, SshFiles) and (other.address, other.target.port) == \
+            (self.address, self.target.port)
 
 
 def copy_remote(src, logical, dst, tmp, progress=None):
@@ -370,7 +362,7 @@ def copy_remote(src, logical, dst, tmp, progress=None):
     there. Needs the source host to log in to the destination as root by key, as
     ZStack's own hosts do."""
     src.run("rsync", "--sparse", "--whole-file", "--mkpath",
-            "-e", shlex.join(["ssh", *SSH_OPTIONS]), logical, f"{dst.login}:{tmp}",
+            "-e", shlex.join(["ssh", *BASE_OPTIONS]), logical, f"{dst.login}:{tmp}",
             what=msg("copy {logical} to {address}", logical=logical, address=dst.address))
     if progress:
         progress(1, 1)

@@ -12,6 +12,7 @@ from backend.errors import operr
 from backend.services.volume_migration import copying, recovery, rules
 from backend.services.volume_migration import intent as intents
 from backend.storage import StorageError, transfer
+from backend.storage.ssh import SshTarget
 from tests.unit.test_compute_services import MiB, Cloud, qemu_img, qemu_info, qemu_io
 
 
@@ -415,8 +416,8 @@ def test_the_ssh_transport_moves_a_chain(tmp_path):
     def runner(argv):
         calls.append(argv)
         return local_ssh(argv)
-    src = transfer.SshFiles("10.0.0.1", runner=runner)
-    dst = transfer.SshFiles("10.0.0.2", runner=runner)
+    src = transfer.SshFiles(SshTarget("10.0.0.1"), runner=runner)
+    dst = transfer.SshFiles(SshTarget("10.0.0.2"), runner=runner)
     # Both 'hosts' see one filesystem here: the destination is another directory.
     moved = {str(snap): str(tmp_path / "dst" / "snapshots" / "v" / "s.qcow2"),
              str(vol): str(tmp_path / "dst" / "rootVolumes" / "vm-v.qcow2")}
@@ -440,7 +441,7 @@ def test_the_ssh_transport_moves_a_chain(tmp_path):
 
 
 def test_the_ssh_transport_reports_failures(tmp_path):
-    host = transfer.SshFiles("10.0.0.9", runner=lambda argv: (255, "", "ssh: connect to host "
+    host = transfer.SshFiles(SshTarget("10.0.0.9"), runner=lambda argv: (255, "", "ssh: connect to host "
                                                                "10.0.0.9 port 22: No route"))
     with pytest.raises(StorageError, match="cannot checksum /x on 10.0.0.9: ssh: connect"):
         host.digest("/x")

@@ -4,7 +4,7 @@ plan of the move (the files, the bytes the destination must have free)."""
 from ... import hypervisor
 from ...i18n import msg
 from ...errors import argerr, operr
-from ...storage import transfer
+from ...storage import StorageError, transfer
 from .. import hosts
 
 # -- 0. rules ---------------------------------------------------------------------------------------
@@ -92,5 +92,12 @@ def files_of(ctx, host):
         raise operr(msg("cannot reach the files of the host[uuid:{host}]: {error}",
                         host=host['uuid'], error=e)) from None
     except hypervisor.HypervisorError:      # a remote host: its files are over there
-        return transfer.SshFiles(host["managementIp"], host.get("username") or "root")
+        from ...storage.ssh import SshTarget
+
+        uri = host["libvirtUri"] or f"qemu+ssh://root@{host['managementIp']}/system"
+        try:
+            return transfer.SshFiles(SshTarget.from_uri(uri, host.get("username") or "root"))
+        except StorageError as e:
+            raise operr(msg("cannot reach the files of the host[uuid:{host}]: {error}",
+                            host=host['uuid'], error=e)) from None
     return transfer.LocalFiles(root.rstrip("/"))

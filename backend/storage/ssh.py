@@ -1,0 +1,79 @@
+"""How this machine logs in to a remote host: the ssh of its libvirt URI.
+
+``qemu+ssh://[user@]host[:port]/system?keyfile=K&no_verify=1&command=C`` is
+what libvirt itself uses to reach the host, so the files and links of that host
+are reached with the same login: the same user, port and key, host keys not
+checked when ``no_verify`` says so, and ``command`` as the ssh program when
+given (libvirt's parameters of the same names).
+"""
+
+import subprocess
+from urllib.parse import parse_qs, urlsplit
+
+from ..i18n import msg
+from . import StorageError
+
+BASE_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
+
+
+class SshTarget:
+    def __init__(self, address, user="root", port=None, keyfile=None, verify=True,
+                 program="ssh"):
+        self.address = address
+        self.user = user or "root"
+        self.port = port
+        self.keyfile = keyfile
+        self.verify = verify
+        self.program = program or "ssh"
+
+    @classmethod
+    def from_uri(cls, uri, default_user="root"):
+        parsed = urlsplit(uri)
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        try:
+            port = parsed.port
+        except ValueError:
+            raise StorageError(msg("the port of {uri} is not a number", uri=uri)) from None
+        if not parsed.hostname:
+            raise StorageError(msg("{uri} names no host to log in to", uri=uri))
+        return cls(parsed.hostname, parsed.username or default_user, port,
+                   query.get("keyfile"), query.get("no_verify") not in ("1", "yes", "true"),
+                   query.get("command"))
+
+    @property
+    def login(self):
+        return f"{self.user}@{self.address}"
+
+    def options(self):
+        """The options of every ssh to this host (also rsync's ``-e``)."""
+        found = list(BASE_OPTIONS)
+        if self.port:
+            found += ["-p", str(self.port)]
+        if self.keyfile:
+            found += ["-i", self.keyfile]
+        if not self.verify:
+            found += ["-o", "StrictHostKeyChecking=no"]
+        return found
+
+    def argv(self, command_text):
+        """ssh running ``command_text`` (one shell line) on the host."""
+        return [self.program, *self.options(), self.login, "--", command_text]
+
+    def run(self, command_text, stdin=None, timeout=3600):
+        """(exit status, stdout, stderr) of ``command_text`` run there;
+        ``stdin`` is a file object the command reads (None: nothing)."""
+        return run_here(self.argv(command_text), stdin, timeout)
+
+
+def run_here(argv, stdin=None, timeout=3600):
+    """Run an argv on this machine: (exit status, stdout, stderr)."""
+    try:
+        done = subprocess.run(argv, stdin=stdin or subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise StorageError(msg("{command} is not installed on this machine",
+                               command=argv[0])) from None
+    except subprocess.TimeoutExpired:
+        raise StorageError(msg("{command} did not finish within {timeout} s",
+                               command=argv[0], timeout=timeout)) from None
+    return done.returncode, done.stdout, done.stderr

@@ -1,0 +1,173 @@
+"""A host's operations (backend.hostops): the same HostOps code run here for a
+host this machine reaches and, for a remote host, by the agent that travels
+to it over ssh. Here the 'remote host' runs the agent's command lines on this
+machine (sh -c in a directory standing for the login's home), so the whole
+path is real but ssh: the bundle copied on first use, base64 JSON arguments,
+the image streamed on stdin, replies and errors as JSON."""
+
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from backend.hostops import bundle, for_host, is_remote
+from backend.hostops.ops import OPERATIONS, HostOps
+from backend.hostops.remote import RemoteHostOps
+from backend.i18n import dump_text, load_text, msg
+from backend.storage import StorageError, layout
+from backend.storage.ssh import SshTarget
+
+
+class HereTarget(SshTarget):
+    """A 'remote host' whose commands run here, from ``home``."""
+
+    def __init__(self, home):
+        super().__init__("192.0.2.7")
+        self.home = home
+        self.lines = []
+
+    def run(self, command_text, stdin=None, timeout=3600):
+        self.lines.append(command_text)
+        done = subprocess.run(["sh", "-c", command_text], cwd=self.home,
+                              stdin=stdin or subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+        return done.returncode, done.stdout, done.stderr
+
+
+def qcow2(path, size="16M"):
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), size], check=True)
+
+
+@pytest.fixture
+def remote(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    target = HereTarget(str(home))
+    return RemoteHostOps(target), target, home
+
+
+def test_uris_say_which_hosts_are_remote():
+    assert is_remote("qemu+ssh://root@10.0.0.5/system")
+    assert is_remote("qemu+tcp://10.0.0.5/system")
+    assert not is_remote("qemu:///system") and not is_remote("test:///default")
+    assert not is_remote("qemu:///system?socket=/run/x/libvirt-sock")
+    assert isinstance(for_host("qemu:///system", None), HostOps)
+    assert isinstance(for_host("qemu+ssh://10.0.0.5/system", None), RemoteHostOps)
+
+
+def test_the_login_comes_from_the_libvirt_uri():
+    t = SshTarget.from_uri("qemu+ssh://admin@10.0.0.5:2222/system?keyfile=/k/id&no_verify=1"
+                           "&command=/opt/ssh")
+    assert (t.login, t.port, t.keyfile, t.verify, t.program) == \
+        ("admin@10.0.0.5", 2222, "/k/id", False, "/opt/ssh")
+    argv = t.argv("true")
+    assert argv[0] == "/opt/ssh" and argv[-3:] == ["admin@10.0.0.5", "--", "true"]
+    assert ["-p", "2222"] == argv[argv.index("-p"):argv.index("-p") + 2]
+    assert "StrictHostKeyChecking=no" in argv and "BatchMode=yes" in argv
+    plain = SshTarget.from_uri("qemu+ssh://10.0.0.6/system", default_user="ops")
+    assert plain.login == "ops@10.0.0.6" and "-p" not in plain.argv("true") \
+        and "StrictHostKeyChecking=no" not in plain.argv("true")
+    with pytest.raises(StorageError, match="port of"):
+        SshTarget.from_uri("qemu+ssh://10.0.0.6:ssh/system")
+
+
+def test_messages_cross_processes_and_render_in_the_callers_language():
+    inner = StorageError(msg("file not found: {path}", path="/x"))
+    text = msg("cannot delete {path}: {error}", path="/y", error=inner)
+    back = load_text(dump_text(text))
+    assert back.render("en") == text.render("en") == "cannot delete /y: file not found: /x"
+    assert back.render("zh") == text.render("zh") != back.render("en")
+    assert load_text("plain") == "plain" and dump_text(object()).startswith("<object")
+
+
+def test_the_bundle_is_stable_and_named_by_its_content():
+    name, data = bundle.build()
+    assert name.startswith("agent-") and name.endswith(".pyz")
+    assert bundle.build() == (name, data)
+    import io
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "__main__.py" in names and "backend/storage/local.py" in names \
+        and "backend/hostops/ops.py" in names and "backend/network/bridge.py" in names
+    assert not any(n.startswith(("backend/store", "backend/services")) for n in names)
+
+
+def test_a_remote_host_gets_the_agent_once_and_runs_the_same_operations(remote, tmp_path):
+    ops, target, home = remote
+    root = str(tmp_path / "ps")          # the host's storage root (its own path)
+    total, available = ops.prepare_root(root)
+    assert os.path.isdir(root) and total >= available > 0
+    name, _ = bundle.build()
+    assert (home / ".zstack-cli" / name).is_file()
+    assert len([line for line in target.lines if "cat >" in line]) == 1   # copied once
+
+    image = tmp_path / "backup" / "image.qcow2"
+    image.parent.mkdir()
+    qcow2(image)
+    md5 = hashlib.md5(image.read_bytes()).hexdigest()
+    ops.ensure_image_cache(root, "img1", "qcow2", str(image), md5)
+    cache = layout.image_cache_path(root, "img1", "qcow2")
+    assert open(cache, "rb").read() == image.read_bytes()
+
+    allocated = ops.create_root_volume(root, "vm1", "vol1", cache, 32 << 20)
+    volume = layout.root_volume_path(root, "vm1", "vol1")
+    assert allocated > 0 and os.path.exists(volume)
+    size = ops.snapshot(volume, layout.snapshot_path(root, "vol1", "s1"))
+    assert size > 0 and os.path.exists(layout.snapshot_path(root, "vol1", "s1"))
+    ops.delete_snapshot(volume, layout.snapshot_path(root, "vol1", "s1"))
+    assert not os.path.exists(layout.snapshot_path(root, "vol1", "s1"))
+    data = layout.data_volume_path(root, "d1")
+    assert ops.create_empty_volume(data, 8 << 20) > 0
+    ops.delete_volume(data)
+    assert not os.path.exists(data)
+    assert len([line for line in target.lines if "cat >" in line]) == 1
+
+
+def test_a_damaged_image_is_refused_there_in_the_callers_language(remote, tmp_path,
+                                                                   monkeypatch):
+    ops, _, _ = remote
+    image = tmp_path / "image.qcow2"
+    qcow2(image)
+    with pytest.raises(StorageError) as caught:
+        ops.ensure_image_cache(str(tmp_path / "ps"), "img1", "qcow2", str(image), "0" * 32)
+    assert "is damaged: md5" in caught.value.render("en")
+    assert "md5" in caught.value.render("zh") and caught.value.render("zh") != \
+        caught.value.render("en")
+    assert not os.path.exists(layout.image_cache_path(str(tmp_path / "ps"), "img1", "qcow2"))
+
+
+def test_failures_are_one_line_errors_naming_the_host(remote, tmp_path):
+    ops, target, home = remote
+    with pytest.raises(StorageError, match="image not found"):
+        ops.create_root_volume(str(tmp_path), "vm", "vol", str(tmp_path / "none.qcow2"))
+    with pytest.raises(AttributeError):
+        ops.not_an_operation
+    assert "create_root_volume" in OPERATIONS and "prepare_root" in OPERATIONS
+
+    class Unreachable(SshTarget):
+        def run(self, command_text, stdin=None, timeout=3600):
+            return 255, "", "ssh: connect to host 192.0.2.9 port 22: No route to host\n"
+    gone = RemoteHostOps(Unreachable("192.0.2.9"))
+    with pytest.raises(StorageError, match="the host agent on 192.0.2.9 failed to "
+                                           "delete_volume: ssh: connect to host"):
+        gone.delete_volume("/x")
+
+    class NoPython(HereTarget):
+        def run(self, command_text, stdin=None, timeout=3600):
+            return super().run(command_text.replace("exec python3", "exec python3-missing"),
+                               stdin, timeout)
+    with pytest.raises(StorageError, match="failed to delete_volume: .*not found"):
+        RemoteHostOps(NoPython(str(home))).delete_volume("/x")
+
+
+def test_the_agent_answers_an_unknown_operation_with_an_error(tmp_path):
+    name, data = bundle.build()
+    agent = tmp_path / name
+    agent.write_bytes(data)
+    out = subprocess.run(["python3", str(agent), "format_disk", "W10="], capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and '"error"' in out.stdout and "format_disk" in out.stdout
+    bad = subprocess.run(["python3", str(agent)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage" in bad.stderr and "Traceback" not in bad.stderr
