@@ -112,9 +112,6 @@ ZH = {
     "write {final}": "写入 {final}",
     "delete {logical}": "删除 {logical}",
     "copy {logical} to {address}": "将 {logical} 复制到 {address}",
-    "a volume can move between two hosts of this machine or between two remote hosts, not "
-    "between this machine and a remote host":
-        "云盘可以在本机的两个物理机之间或两个远程物理机之间迁移，但不能在本机与远程物理机之间迁移",
     # services/volume_migration.py
     "the backing chain of {path} does not hold exactly the volume and its snapshots":
         "{path} 的 backing 链与该云盘及其快照不完全一致",
@@ -128,6 +125,8 @@ ZH = {
     "the copy of {logical} does not match the source (checksum {found} instead of {digest})":
         "{logical} 的副本与源文件不一致（校验和为 {found}，而不是 {digest}）",
     "{path} is missing on the destination": "目标物理机上缺少 {path}",
+    "copy {logical} from {address}": "从 {address} 复制 {logical}",
+    "cannot {what}: {reason}": "无法{what}：{reason}",
     # remote hosts (backend.hostops, storage/ssh.py)
     "cannot install the host agent on {address}: {reason}":
         "无法在 {address} 上安装物理机代理：{reason}",

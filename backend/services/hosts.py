@@ -1,5 +1,6 @@
-"""Reaching hosts from services: the driver of a host row, and where a host's
-paths live on this machine. One place, so every service maps paths alike."""
+"""Reaching hosts from services: the driver of a host row, and the operations
+on its files and links (here, or by its agent on a remote host). One place, so
+every service reaches a host alike."""
 
 from .. import hypervisor
 from ..i18n import msg
@@ -8,14 +9,6 @@ from ..errors import operr
 
 def driver(ctx, host):
     return hypervisor.driver_for(host, ctx.home)
-
-
-def local_path(ctx, host, path):
-    """The real path on this machine of ``path`` on ``host``."""
-    try:
-        return driver(ctx, host).local_path(path)
-    except hypervisor.HypervisorError as e:
-        raise operr(e.text) from None
 
 
 def ops(ctx, host, drv=None):

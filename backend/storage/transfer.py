@@ -4,9 +4,10 @@ Two kinds of host, one interface (``HostFiles``):
 
 - ``LocalFiles``: the host's storage is a directory of this machine (a simulated
   host's private root, or this machine's own libvirtd). Plain file operations.
-- ``SshFiles``: a remote host, reached with the ssh of its libvirt URI; each
-  operation is one command there, and files travel host to host with ``rsync``
-  run on the source (the destination is never staged on this machine).
+- ``SshFiles`` (remote_files.py): a remote host, reached with the ssh of its
+  libvirt URI; each operation is one command there, and files travel with
+  ``rsync``: run on the source between two remote hosts (never staged on this
+  machine), run here between this machine and a remote host.
 
 Paths given to both are the *logical* paths the records hold (a volume's
 installPath); ``LocalFiles`` maps them under its root, as the host driver does.
@@ -23,15 +24,14 @@ read as.
 import errno
 import hashlib
 import os
-import shlex
 import zlib
 
 from ..i18n import msg
-from . import StorageError, qemu_img
+from . import StorageError, files, qemu_img
 from .files import fsync_dir, make_dirs, remove_dir_if_empty
-from .ssh import BASE_OPTIONS, run_here
 
 CHUNK = 4 << 20
+SHA256 = "sha256:"          # the prefix of a sha256 checksum (the only kind remote hosts make)
 
 
 def temp_name(path):
@@ -75,13 +75,17 @@ class LocalFiles:
         with _open(self.path(logical)) as f:
             return _hash_extents(f.fileno(), self.path(logical))
 
-    def durable_digest(self, logical):
+    def durable_digest(self, logical, like=None):
         """Flush the file to disk and return its checksum, the two at once (the hash
-        reads the pages the flush writes)."""
+        reads the pages the flush writes). ``like`` a sha256 checksum (a remote
+        host's) asks for the sha256 of the file."""
         real = self.path(logical)
         with _open(real) as f:
             flushed = _Background(os.fsync, f.fileno())
-            digest = _hash_extents(f.fileno(), real)
+            if str(like).startswith(SHA256):
+                digest = SHA256 + files.sha256(real)
+            else:
+                digest = _hash_extents(f.fileno(), real)
             flushed.result(msg("cannot write {path}", path=real))
         return digest
 
@@ -273,108 +277,12 @@ def _copy_range(fd, out, count, position):
     return len(data)
 
 
-# -- remote hosts --------------------------------------------------------------------------------
-
-class SshFiles:
-    """A remote host: every operation is a command run there over ssh, logged
-    in as its libvirt URI says (ssh.SshTarget).
-
-    ``runner`` runs an argv here and returns (status, stdout, stderr); tests give
-    one that runs the remote command locally."""
-
-    remote = True
-
-    def __init__(self, target, runner=None):
-        self.target = target
-        self.runner = runner or run_here
-
-    @property
-    def address(self):
-        return self.target.address
-
-    @property
-    def login(self):
-        return self.target.login
-
-    def _status(self, command):
-        return self.runner(self.target.argv(shlex.join(command)))
-
-    def run(self, *command, what):
-        status, out, err = self._status(command)
-        if status != 0:
-            reason = (err.strip().splitlines() or [msg("exit status {code}", code=status)])[-1]
-            raise StorageError(msg("cannot {what} on {address}: {reason}",
-                                   what=what, address=self.address, reason=reason))
-        return out
-
-    def exists(self, logical):
-        return self._status(["test", "-e", logical])[0] == 0
-
-    def backing(self, logical):
-        import json
-
-        out = self.run("qemu-img", "info", "--output=json", "-U", "-f", "qcow2", logical,
-                       what=msg("read {path}", path=logical))
-        try:
-            top = json.loads(out)
-        except ValueError:
-            raise StorageError(msg("qemu-img on {address} gave no JSON for {logical}",
-                                   address=self.address, logical=logical))
-        name = top.get("full-backing-filename") or top.get("backing-filename")
-        if not name:
-            return None, None
-        return os.path.normpath(os.path.join(os.path.dirname(logical), name)), \
-            top.get("backing-filename-format") or "qcow2"
-
-    def digest(self, logical):
-        out = self.run("sha256sum", "--", logical, what=msg("checksum {logical}", logical=logical))
-        return out.split()[0] if out.split() else ""
-
-    def durable_digest(self, logical):
-        out = self.run("sh", "-c", 'sync -- "$1" && sha256sum -- "$1"', "digest", logical,
-                       what=msg("checksum {logical}", logical=logical))
-        return out.split()[0] if out.split() else ""
-
-    def rebase(self, logical, backing, fmt):
-        name = qemu_img.backing_name(logical, backing) if backing else ""
-        self.run("qemu-img", "rebase", "-q", "-f", "qcow2", "-u", "-b", name,
-                 *(["-F", fmt] if backing else []), logical, what=msg("rebase {path}",
-                                                                      path=logical))
-
-    def publish(self, tmp, final):
-        self.run("sh", "-c", 'sync -- "$1" && mv -f -T -- "$1" "$2" && sync -- "$(dirname "$2")"',
-                 "publish", tmp, final, what=msg("write {final}", final=final))
-
-    def remove(self, logical):
-        self.run("sh", "-c", 'rm -f -- "$1"; case "$(basename "$(dirname "$1")")" in '
-                 'rootVolumes|dataVolumes|snapshots) ;; *) rmdir -- "$(dirname "$1")" '
-                 '2>/dev/null;; esac; true', "remove", logical, what=msg("delete {logical}",
-                                                                         logical=logical))
-
-    def same_storage(self, other, directory):
-        return isinstance(other, SshFiles) and (other.address, other.target.port) == \
-            (self.address, self.target.port)
-
-
-def copy_remote(src, logical, dst, tmp, progress=None):
-    """rsync run on the source host pushes the file to ``tmp`` on the destination
-    (sparse, whole file, making its directory); returns the source's sha256, read
-    there. Needs the source host to log in to the destination as root by key, as
-    ZStack's own hosts do."""
-    src.run("rsync", "--sparse", "--whole-file", "--mkpath",
-            "-e", shlex.join(["ssh", *BASE_OPTIONS]), logical, f"{dst.login}:{tmp}",
-            what=msg("copy {logical} to {address}", logical=logical, address=dst.address))
-    if progress:
-        progress(1, 1)
-    return src.digest(logical)
-
-
 def copy(src, logical, dst, tmp, progress=None):
     """Copy one file from host ``src`` to the temporary name ``tmp`` on ``dst``
-    with the transport the pair needs; returns the source's checksum."""
+    with the transport the pair needs; returns the source's checksum, of the
+    kind ``dst.durable_digest(tmp, like=checksum)`` computes to compare."""
     if not src.remote and not dst.remote:
         return copy_local(src, logical, dst, tmp, progress)
-    if src.remote and dst.remote:
-        return copy_remote(src, logical, dst, tmp, progress)
-    raise StorageError(msg("a volume can move between two hosts of this machine or between two "
-                           "remote hosts, not between this machine and a remote host"))
+    from . import remote_files
+
+    return remote_files.copy(src, logical, dst, tmp, progress)

@@ -11,7 +11,7 @@ import pytest
 from backend.errors import operr
 from backend.services.volume_migration import copying, recovery, rules
 from backend.services.volume_migration import intent as intents
-from backend.storage import StorageError, transfer
+from backend.storage import StorageError, remote_files, transfer
 from backend.storage.ssh import SshTarget
 from tests.unit.test_compute_services import MiB, Cloud, qemu_img, qemu_info, qemu_io
 
@@ -256,7 +256,7 @@ def _fail_at(monkeypatch, step):
             return real(*a, **kw)
         monkeypatch.setattr(transfer, "copy", broken)
     elif step == "verify":
-        monkeypatch.setattr(transfer.LocalFiles, "durable_digest", lambda self, p: "0" * 64)
+        monkeypatch.setattr(transfer.LocalFiles, "durable_digest", lambda self, p, like=None: "0" * 64)
     elif step == "chain":
         def broken(plan):
             raise StorageError("backing file missing")
@@ -386,12 +386,15 @@ def local_ssh(argv):
     import shlex
     import subprocess
 
-    assert argv[0] == "ssh" and "--" in argv, argv
-    command = shlex.split(argv[argv.index("--") + 1])
+    if argv[0] == "rsync":          # run here: both ends may name a host
+        command = list(argv)
+    else:
+        assert argv[0] == "ssh" and "--" in argv, argv
+        command = shlex.split(argv[argv.index("--") + 1])
     if command[0] == "rsync":
         i = command.index("-e")
         del command[i:i + 2]
-        command[-1] = command[-1].split(":", 1)[1]
+        command[-2:] = [part.split(":", 1)[-1] for part in command[-2:]]
     done = subprocess.run(command, capture_output=True, text=True)
     return done.returncode, done.stdout, done.stderr
 
@@ -416,8 +419,8 @@ def test_the_ssh_transport_moves_a_chain(tmp_path):
     def runner(argv):
         calls.append(argv)
         return local_ssh(argv)
-    src = transfer.SshFiles(SshTarget("10.0.0.1"), runner=runner)
-    dst = transfer.SshFiles(SshTarget("10.0.0.2"), runner=runner)
+    src = remote_files.SshFiles(SshTarget("10.0.0.1"), runner=runner)
+    dst = remote_files.SshFiles(SshTarget("10.0.0.2"), runner=runner)
     # Both 'hosts' see one filesystem here: the destination is another directory.
     moved = {str(snap): str(tmp_path / "dst" / "snapshots" / "v" / "s.qcow2"),
              str(vol): str(tmp_path / "dst" / "rootVolumes" / "vm-v.qcow2")}
@@ -441,13 +444,42 @@ def test_the_ssh_transport_moves_a_chain(tmp_path):
 
 
 def test_the_ssh_transport_reports_failures(tmp_path):
-    host = transfer.SshFiles(SshTarget("10.0.0.9"), runner=lambda argv: (255, "", "ssh: connect to host "
+    host = remote_files.SshFiles(SshTarget("10.0.0.9"), runner=lambda argv: (255, "", "ssh: connect to host "
                                                                "10.0.0.9 port 22: No route"))
     with pytest.raises(StorageError, match="cannot checksum /x on 10.0.0.9: ssh: connect"):
         host.digest("/x")
     assert not host.exists("/x")
-    with pytest.raises(StorageError, match="not between this machine and a remote host"):
+    (tmp_path / "x").write_bytes(b"x")
+    with pytest.raises(StorageError, match="cannot copy /x to 10.0.0.9: ssh: connect"):
         transfer.copy(transfer.LocalFiles(str(tmp_path)), "/x", host, "/y")
+
+
+def test_files_move_between_this_machine_and_a_remote_host(tmp_path):
+    """rsync run here pushes to and pulls from a remote host (its commands run here),
+    both checked with sha256 (the only checksum a remote host makes)."""
+    here = transfer.LocalFiles(str(tmp_path / "here"))
+    (tmp_path / "here" / "dataVolumes").mkdir(parents=True)
+    qemu_img("create", "-q", "-f", "qcow2", str(tmp_path / "here" / "dataVolumes" / "d.qcow2"),
+             "64M")
+    qemu_io(str(tmp_path / "here" / "dataVolumes" / "d.qcow2"), "write -P 9 0 2M")
+    calls = []
+
+    def runner(argv):
+        calls.append(argv)
+        return local_ssh(argv)
+    there = remote_files.SshFiles(SshTarget.from_uri(
+        "qemu+ssh://root@10.0.0.3:2222/system?keyfile=/k/id&no_verify=1"), runner=runner)
+    far = str(tmp_path / "there" / "dataVolumes" / "d.qcow2")
+    digest = transfer.copy(here, "/dataVolumes/d.qcow2", there, transfer.temp_name(far))
+    assert digest.startswith("sha256:") and digest == there.durable_digest(transfer.temp_name(far))
+    there.publish(transfer.temp_name(far), far)
+    rsync = next(a for a in calls if a[0] == "rsync")
+    assert rsync[-1] == f"root@10.0.0.3:{transfer.temp_name(far)}" and "--sparse" in rsync
+    assert "-p 2222 -i /k/id" in rsync[rsync.index("-e") + 1]
+    back = "/dataVolumes/.back.qcow2"
+    assert transfer.copy(there, far, here, back) == digest == \
+        here.durable_digest(back, like=digest) != here.durable_digest(back)
+    assert "Pattern verification failed" not in qemu_io(here.path(back), "read -P 9 0 2M")
 
 
 # ---------------------------------------------------------------- what others do meanwhile

@@ -94,7 +94,7 @@ def copy_file(ctx, src, dst, logical, label):
 
 
 def verify_copy(dst, tmp, digest, logical):
-    found = dst.durable_digest(tmp)
+    found = dst.durable_digest(tmp, like=digest)
     if found != digest:
         raise StorageError(msg("the copy of {logical} does not match the source (checksum {found} "
                                "instead of {digest})", logical=logical, found=found, digest=digest))

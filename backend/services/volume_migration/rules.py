@@ -4,7 +4,7 @@ plan of the move (the files, the bytes the destination must have free)."""
 from ... import hypervisor
 from ...i18n import msg
 from ...errors import argerr, operr
-from ...storage import StorageError, transfer
+from ...storage import StorageError, remote_files, transfer
 from .. import hosts
 
 # -- 0. rules ---------------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def files_of(ctx, host):
 
         uri = host["libvirtUri"] or f"qemu+ssh://root@{host['managementIp']}/system"
         try:
-            return transfer.SshFiles(SshTarget.from_uri(uri, host.get("username") or "root"))
+            return remote_files.SshFiles(SshTarget.from_uri(uri, host.get("username") or "root"))
         except StorageError as e:
             raise operr(msg("cannot reach the files of the host[uuid:{host}]: {error}",
                             host=host['uuid'], error=e)) from None
