@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 
 # libvirt-dev and pkg-config build libvirt-python; qemu-utils gives qemu-img for volumes;
 # libvirt-daemon with the QEMU driver and qemu-system-x86 run the integration tier's real VMs;
-# rsync and openssh-client carry volumes between remote hosts (LocalStorageMigrateVolume).
+# rsync and openssh-client reach remote hosts (their agent, LocalStorageMigrateVolume);
+# openssh-server gives the integration tier's stand-in remote host its sshd, which the
+# tests run themselves on a loopback address (the system's own sshd is never used).
 APT_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config less man-db
               libvirt-clients libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
               qemu-utils qemu-system-x86 dnsmasq-base busybox iproute2 wget
-              rsync openssh-client zsh fish)
+              rsync openssh-client openssh-server zsh fish)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,121 @@
+"""A REMOTE KVM host (qemu+ssh://), through the zstack-cli command: its image
+cache, volumes, snapshots and bridge are made on that host by the agent the
+command copies there over ssh, its domains run on its own libvirtd, and its
+volumes move to this machine's host and back.
+
+The remote host is remotehost.py's: sshd and a private libvirtd in a mount
+namespace of their own, where the primary storage's directory is another
+directory, reached only as root@127.0.0.2 over ssh (with its own key and known
+hosts file, never root's). Host 1 is this machine's libvirtd (realcloud.py).
+"""
+
+import os
+import signal
+
+import pytest
+
+from tests.integration.realcloud import RealCloud
+from tests.integration.realhost import domstate
+from tests.integration.remotehost import RemoteHost
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cloud(libvirtd, cli):
+    with RealCloud(cli, net="10.251.0", tag="rem", iso="blank") as c:
+        yield c
+
+
+@pytest.fixture
+def remote(cloud):
+    if not os.path.exists("/usr/sbin/sshd"):
+        pytest.skip("sshd is not installed (scripts/bootstrap.sh installs openssh-server)")
+    with RemoteHost(cloud.ps, address="127.0.0.2") as host:
+        yield host
+
+
+def test_a_remote_host_keeps_its_vms_files_on_itself(cloud, remote):
+    zs, ids = cloud.zs, cloud.ids
+    cloud.build(second_uri=remote.uri)
+    host1, host2 = ids["host"], ids["host2"]
+    assert cloud.replies["host2"]["status"] == "Connected"
+
+    def there(path):
+        """Where a path of the remote host is, seen from here (for the checks only)."""
+        return os.path.join(remote.ps_real, os.path.relpath(path, cloud.ps))
+
+    # Its storage root was prepared by the agent, copied there on first use.
+    agent = remote.ssh("ls", ".zstack-cli").stdout.split()
+    assert len(agent) == 1 and agent[0].startswith("agent-") and agent[0].endswith(".pyz")
+    ref = zs("QueryLocalStorageResourceRef", f"hostUuid={host2}")
+    capacity = zs("GetLocalStorageHostDiskCapacity", f"primaryStorageUuid={ids['ps']}",
+                  f"hostUuid={host2}")["inventories"][0]
+    assert capacity["totalCapacity"] > 0 and ref["inventories"] == []
+
+    vm = cloud.domain()
+    created = zs("CreateVmInstance", f"name=rem-{vm[:6]}", f"instanceOfferingUuid={ids['offering']}",
+                 f"imageUuid={ids['image']}", f"l3NetworkUuids={ids['l3']}",
+                 f"hostUuid={host2}", f"resourceUuid={vm}")
+    assert (created["state"], created["hostUuid"]) == ("Running", host2)
+    assert remote.virsh("domstate", vm).stdout.strip() == "running" and domstate(vm) is None
+    root = created["rootVolumeUuid"]
+    path = zs("QueryVolume", f"uuid={root}")["inventories"][0]["installPath"]
+    assert os.path.exists(there(path)) and not os.path.exists(path)
+    assert os.listdir(os.path.join(remote.ps_real, "imagecache", "template"))
+    assert path in remote.virsh("domblklist", vm).stdout
+
+    # A data volume, made there and hot-plugged into the running domain; then gone.
+    data = zs("CreateDataVolume", "name=rem-data", f"diskOfferingUuid={ids['disk']}")["uuid"]
+    zs("AttachDataVolumeToVm", f"volumeUuid={data}", f"vmInstanceUuid={vm}")
+    data_path = zs("QueryVolume", f"uuid={data}")["inventories"][0]["installPath"]
+    assert os.path.exists(there(data_path)) and data_path in remote.virsh("domblklist", vm).stdout
+    zs("DetachDataVolumeFromVm", f"uuid={data}")
+    zs("DeleteDataVolume", f"uuid={data}")
+    assert not os.path.exists(there(data_path))
+
+    # An ISO in the live domain's CD-ROM comes from a cache on that host too.
+    zs("AttachIsoToVmInstance", f"vmInstanceUuid={vm}", f"isoUuid={ids['iso']}")
+    assert any(name.endswith(".iso") for _, _, names in
+               os.walk(os.path.join(remote.ps_real, "imagecache")) for name in names)
+    zs("DetachIsoFromVmInstance", f"vmInstanceUuid={vm}")
+
+    # Snapshots of the stopped VM's root volume: taken and merged there.
+    zs("StopVmInstance", f"uuid={vm}", "type=cold")
+    snap = zs("CreateVolumeSnapshot", f"volumeUuid={root}", "name=on-remote")
+    snap_path = zs("QueryVolumeSnapshot", f"uuid={snap['uuid']}")["inventories"][0][
+        "primaryStorageInstallPath"]
+    assert os.path.exists(there(snap_path)) and not os.path.exists(snap_path)
+    zs("DeleteVolumeSnapshot", f"uuid={snap['uuid']}")
+    assert not os.path.exists(there(snap_path))
+
+    # The volume comes to this machine's host (pulled), runs there, and goes back (pushed).
+    moved = zs("LocalStorageMigrateVolume", f"volumeUuid={root}", f"destHostUuid={host1}")
+    assert moved["hostUuid"] == host1
+    assert os.path.exists(path) and not os.path.exists(there(path))
+    assert remote.virsh("list", "--all", "--name").stdout.split() == []
+    started = zs("StartVmInstance", f"uuid={vm}")
+    assert (started["state"], started["hostUuid"]) == ("Running", host1) \
+        and domstate(vm) == "running"
+    zs("StopVmInstance", f"uuid={vm}", "type=cold")
+    zs("LocalStorageMigrateVolume", f"volumeUuid={root}", f"destHostUuid={host2}")
+    assert os.path.exists(there(path)) and not os.path.exists(path) and domstate(vm) is None
+    started = zs("StartVmInstance", f"uuid={vm}")
+    assert started["hostUuid"] == host2 and remote.virsh("domstate", vm).stdout.strip() == "running"
+
+    zs("DestroyVmInstance", f"uuid={vm}")
+    zs("ExpungeVmInstance", f"uuid={vm}")
+    assert not os.path.exists(there(path))
+    assert vm not in remote.virsh("list", "--all", "--name").stdout
+
+
+def test_a_remote_host_out_of_reach_is_a_one_line_error(cloud, remote):
+    zs, ids = cloud.zs, cloud.ids
+    cloud.build(second_uri=remote.uri)
+    os.kill(remote.pids()["sshd"][0], signal.SIGTERM)       # ssh to it is refused now
+    err = zs("CreateVmInstance", "name=rem-unreachable", f"instanceOfferingUuid={ids['offering']}",
+             f"imageUuid={ids['image']}", f"l3NetworkUuids={ids['l3']}",
+             f"hostUuid={ids['host2']}", expect=3)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "127.0.0.2" in lines[0], err
+    assert zs("QueryVmInstance", "name=rem-unreachable")["inventories"] == []
