@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 import time
 
+CAPABILITIES = "/var/cache/libvirt/qemu/capabilities"
 SSHD = "/usr/sbin/sshd"
 WAIT = 30
 
@@ -189,6 +190,10 @@ class RemoteHost:
             os.chmod(self._p(name), 0o700 if name == "ssh" else 0o755)
         self.ps_real = self._p("ps")
         os.makedirs(self.ps_dir, exist_ok=True)
+        # The machine's probe of its QEMU binaries, if it made one: the same binaries
+        # here, and probing them again would cost a fresh daemon seconds.
+        if os.path.isdir(CAPABILITIES):
+            shutil.copytree(CAPABILITIES, self._p("cache", "qemu", "capabilities"))
         self.port = _free_port(self.address)
         self._write_ssh_files()
         self.uri = (f"qemu+ssh://root@{self.address}:{self.port}/system"

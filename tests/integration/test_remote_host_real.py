@@ -17,6 +17,7 @@ import pytest
 from tests.integration.realcloud import RealCloud
 from tests.integration.realhost import domstate
 from tests.integration.remotehost import RemoteHost
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +120,34 @@ def test_a_remote_host_out_of_reach_is_a_one_line_error(cloud, remote):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "127.0.0.2" in lines[0], err
     assert zs("QueryVmInstance", "name=rem-unreachable")["inventories"] == []
+
+
+@pytest.fixture
+def agent_cloud(libvirtd, cli):
+    with RealCloud(cli, net="10.250.0", tag="rema", agent=True) as c:
+        yield c
+
+
+def test_the_host_agent_follows_a_remote_hosts_domains(agent_cloud, cli):
+    """The host agent listens to the remote libvirtd's events over ssh: a domain
+    destroyed or started behind the cloud's back there shows in the database."""
+    cloud = agent_cloud
+    if not os.path.exists("/usr/sbin/sshd"):
+        pytest.skip("sshd is not installed (scripts/bootstrap.sh installs openssh-server)")
+    zs, ids = cloud.zs, cloud.ids
+    with RemoteHost(cloud.ps, address="127.0.0.2") as remote:
+        cloud.build(second_uri=remote.uri)
+        try:
+            vm = cloud.domain()
+            created = cloud.create_vm(f"hostUuid={ids['host2']}", vm=vm)
+            assert created["state"] == "Running"
+
+            def state():
+                return zs("QueryVmInstance", f"uuid={vm}")["inventories"][0]["state"]
+            remote.virsh("destroy", vm)
+            wait_for(lambda: state() == "Stopped", 10, "the VM Stopped after a destroy there")
+            remote.virsh("start", vm)
+            wait_for(lambda: state() == "Running", 10, "the VM Running after a start there")
+            zs("DestroyVmInstance", f"uuid={vm}")
+        finally:
+            zs("DeleteHost", f"uuid={ids['host2']}", "deleteMode=Enforcing")
