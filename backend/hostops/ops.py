@@ -33,6 +33,12 @@ def _size(path):
         return 0
 
 
+def _here(ep):
+    """An endpoint whose state directory may be named from the login's home
+    (``~/...``: a remote host's, whose home this machine does not know)."""
+    return {**ep, "state_dir": os.path.expanduser(ep["state_dir"])}
+
+
 class HostOps:
     """A host's operations, run on this machine: ``to_local`` maps the host's
     paths to where they are here (identity on the host itself)."""
@@ -97,6 +103,22 @@ class HostOps:
     @operation
     def delete_snapshot(self, volume_path, snapshot_path):
         local.delete_snapshot(self.path(volume_path), self.path(snapshot_path))
+
+    @operation
+    def flat_serve(self, ep, entries, macs=None):
+        """The Flat DHCP server of one L3 on this host made (or kept) and holding
+        ``entries`` (backend.network.flat's endpoint and entries); its counts."""
+        from ..network import flat
+
+        ep = _here(ep)
+        flat.ensure_server(ep)
+        return flat.set_entries(ep, entries, macs)
+
+    @operation
+    def flat_remove(self, ep):
+        from ..network import flat
+
+        flat.remove_server(_here(ep))
 
     @operation
     def ensure_bridge(self, l2):

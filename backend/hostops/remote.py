@@ -23,10 +23,15 @@ MISSING = 97
 
 
 def _error_class(kind):
+    """The error class the agent's error is raised as here (kinds callers catch)."""
     if kind == "BridgeError":
         from ..network.bridge import BridgeError
 
         return BridgeError
+    if kind == "FlatNetworkError":
+        from ..network.flat.errors import FlatNetworkError
+
+        return FlatNetworkError
     return StorageError
 
 

@@ -15,7 +15,8 @@ import sys
 
 from ..i18n import msg
 from ..errors import operr
-from . import ipam, tags
+from ..storage import StorageError
+from . import hosts as host_access, ipam, tags
 from .l3services import provider_of
 
 DHCP_TAG = "flatNetwork::DhcpServer::{ip}::ipUuid::{ipUuid}"
@@ -37,14 +38,16 @@ def uses_flat_dhcp(store, l3_uuid):
 
 def _host_netns(host):
     """The namespace holding the host's bridges: its own one for a simulated
-    host, this machine's root namespace for a real local one, and None when
-    the host is remote (its servers are made by that host's agent)."""
-    uri = host["libvirtUri"] or ""
-    if uri.startswith("test:"):
+    host, else the host's root namespace (None)."""
+    if (host["libvirtUri"] or "").startswith("test:"):
         return _runtime().ensure_host_namespace(host["uuid"])
-    if uri.startswith("qemu:///"):
-        return ""
     return None
+
+
+def _is_remote(host):
+    from ..hostops import is_remote
+
+    return is_remote(host["libvirtUri"] or "")
 
 
 def dhcp_server_ip(ctx, l3_uuid):
@@ -81,7 +84,7 @@ def dhcp_ip_in_range(ctx, l3_uuid, range_uuid):
     return False
 
 
-def _endpoint(ctx, host, l3_uuid, host_netns):
+def _endpoint(ctx, host, l3_uuid, host_netns, remote=False):
     store = ctx.store
     l3 = store.get("L3NetworkVO", l3_uuid)
     l2 = store.get("L2NetworkVO", l3["l2NetworkUuid"])
@@ -91,7 +94,8 @@ def _endpoint(ctx, host, l3_uuid, host_netns):
     dns = [r[0] for r in store.rows("SELECT dns FROM L3NetworkDnsVO WHERE l3NetworkUuid = ? "
                                     "ORDER BY rowid", (l3_uuid,))]
     metadata = None
-    if provider_of(store, l3_uuid, "Userdata") == "Flat":
+    # The metadata server reads the records, which are on this machine only.
+    if provider_of(store, l3_uuid, "Userdata") == "Flat" and not remote:
         metadata = [sys.executable, "-m", "backend.agent.metadata_server", "--home", ctx.home,
                     "--host", host["uuid"], "--l3", l3_uuid, "--address", server_ip,
                     "--address", METADATA_ADDRESS]
@@ -99,11 +103,19 @@ def _endpoint(ctx, host, l3_uuid, host_netns):
             "l2": {"physicalInterface": l2["physicalInterface"], "vlan": l2["vlan"]},
             "server_ip": server_ip, "netmask": rng["netmask"], "gateway": rng["gateway"],
             "dns": dns, "dns_domain": l3["dnsDomain"],
-            "state_dir": _state_dir(ctx, host["uuid"], l3_uuid), "metadata_cmd": metadata}
+            "state_dir": _server_dir(ctx, host, l3_uuid, remote), "metadata_cmd": metadata}
 
 
 def _state_dir(ctx, host_uuid, l3_uuid):
+    """The server's state here; for a remote host, only a mark that the host
+    serves the L3 (its state is on that host, _server_dir)."""
     return os.path.join(ctx.home, "hosts", host_uuid, "flat", l3_uuid)
+
+
+def _server_dir(ctx, host, l3_uuid, remote):
+    if remote:
+        return f"~/.zstack-cli/flat/{host['uuid']}/{l3_uuid}"
+    return _state_dir(ctx, host["uuid"], l3_uuid)
 
 
 _NICS = ("SELECT n.mac, n.ip, n.vmInstanceUuid, v.defaultL3NetworkUuid, v.hostUuid, v.state, "
@@ -168,35 +180,40 @@ def sync(ctx, host_uuid, l3_uuid, vm_uuid=None):
         if not wanted and macs is None:
             _remove_server(ctx, host, l3_uuid)
             return
-        host_netns = _host_netns(host)
-        if host_netns is None:
-            return          # a remote host: its own agent serves its VMs
-        endpoint = _endpoint(ctx, host, l3_uuid, host_netns)
+        remote = _is_remote(host)
+        endpoint = _endpoint(ctx, host, l3_uuid, _host_netns(host), remote)
         _SYNCED.discard(state_dir)          # until it is known to match again
-        runtime.ensure_server(endpoint)
-        done = runtime.set_entries(endpoint, wanted, macs)
+        if remote:
+            os.makedirs(state_dir, exist_ok=True)   # marked before: a failure still cleans up
+        done = host_access.ops(ctx, host).flat_serve(endpoint, wanted, macs)
         if not done["total"]:
             _remove_server(ctx, host, l3_uuid)      # that was its last VM
         else:
             _SYNCED.add(state_dir)
-    except runtime.FlatNetworkError as e:
+    except (runtime.FlatNetworkError, StorageError) as e:
         raise operr(msg("the Flat DHCP server of L3 network[uuid:{l3_uuid}] on "
                         "host[uuid:{host_uuid}] failed: {error}",
                         l3_uuid=l3_uuid, host_uuid=host_uuid, error=e)) from None
 
 
 def _remove_server(ctx, host, l3_uuid):
-    _SYNCED.discard(_state_dir(ctx, host["uuid"], l3_uuid))
-    _runtime().remove_server(_bare_endpoint(ctx, host, l3_uuid))
+    mark = _state_dir(ctx, host["uuid"], l3_uuid)
+    _SYNCED.discard(mark)
+    remote = _is_remote(host)
+    host_access.ops(ctx, host).flat_remove(_bare_endpoint(ctx, host, l3_uuid, remote))
+    if remote:
+        import shutil
+
+        shutil.rmtree(mark, ignore_errors=True)
 
 
-def _bare_endpoint(ctx, host, l3_uuid):
+def _bare_endpoint(ctx, host, l3_uuid, remote):
     """Enough of an endpoint to remove a server (its records may be gone)."""
     netns = None
     if (host["libvirtUri"] or "").startswith("test:"):
         netns = _runtime().host_namespace(host["uuid"])
     return {"host": host["uuid"], "l3": l3_uuid, "host_netns": netns,
-            "state_dir": _state_dir(ctx, host["uuid"], l3_uuid)}
+            "state_dir": _server_dir(ctx, host, l3_uuid, remote)}
 
 
 def sync_vm(ctx, vm_uuid, *extra_hosts):
@@ -261,6 +278,9 @@ def remove_host(ctx, host):
     if not os.path.isdir(flat_dir):
         return
     for l3_uuid in os.listdir(flat_dir):
-        _remove_server(ctx, host, l3_uuid)
+        try:
+            _remove_server(ctx, host, l3_uuid)
+        except StorageError:
+            pass        # a remote host out of reach: it is going, its server with it
     if (host["libvirtUri"] or "").startswith("test:"):
         _runtime().remove_host_namespace(host["uuid"])

@@ -11,6 +11,9 @@ that fixture, it also starts a private sshd in the SAME namespace: an ssh
 session therefore sees what that libvirtd sees (the same /run/libvirt socket
 for virt-ssh-helper, the same storage behind the primary storage's path), and
 the storage path on this machine stays a different, untouched directory.
+Root's home and /run/netns are private there too, so what the product leaves
+on a remote host (its agent, its DHCP servers' state and namespace names)
+lands in the base directory, not on this machine.
 
 Nothing touches the machine's own ssh setup: sshd listens on a free port of a
 loopback address other than 127.0.0.1 (never port 22) with its own host key
@@ -185,10 +188,11 @@ class RemoteHost:
         self.base = tempfile.mkdtemp(prefix="zs-it-rh-", dir="/var/tmp")
         # QEMU runs as libvirt-qemu and must reach the storage under base.
         os.chmod(self.base, 0o755)
-        for name in ("run", "lib", "cache", "log", "etc", "ps", "ssh"):
+        for name in ("run", "lib", "cache", "log", "etc", "ps", "ssh", "home", "netns"):
             os.makedirs(self._p(name))
             os.chmod(self._p(name), 0o700 if name == "ssh" else 0o755)
         self.ps_real = self._p("ps")
+        self.home_real = self._p("home")
         os.makedirs(self.ps_dir, exist_ok=True)
         # The machine's probe of its QEMU binaries, if it made one: the same binaries
         # here, and probing them again would cost a fresh daemon seconds.
@@ -201,8 +205,14 @@ class RemoteHost:
 
         mounts = [(self._p("run"), "/run/libvirt"), (self._p("lib"), "/var/lib/libvirt"),
                   (self._p("cache"), "/var/cache/libvirt"), (self._p("log"), "/var/log/libvirt"),
-                  (self._p("etc"), "/etc/libvirt/qemu"), (self._p("ps"), self.ps_dir)]
+                  (self._p("etc"), "/etc/libvirt/qemu"), (self._p("ps"), self.ps_dir),
+                  # root's home there: what the product leaves in a remote login's home
+                  # (its agent, its DHCP servers' state) must not land in this machine's.
+                  (self._p("home"), os.path.expanduser("~root")),
+                  # and its named network namespaces (ip netns keeps their names there)
+                  (self._p("netns"), "/run/netns")]
         q = shlex.quote
+        os.makedirs("/run/netns", exist_ok=True)        # where ip netns keeps names
         script = " && ".join(
             [f"mount --bind {q(a)} {q(b)}" for a, b in mounts] +
             ["mkdir -p /run/sshd",

@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from tests.integration.realcloud import RealCloud
+from tests.integration.realcloud import RealCloud, netns_names, remove_netns
 from tests.integration.realhost import domstate
 from tests.integration.remotehost import RemoteHost
 from tests.waiting import wait_for
@@ -48,6 +48,8 @@ def test_a_remote_host_keeps_its_vms_files_on_itself(cloud, remote):
 
     # Its storage root was prepared by the agent, copied there on first use.
     agent = remote.ssh("ls", ".zstack-cli").stdout.split()
+    assert agent == os.listdir(os.path.join(remote.home_real, ".zstack-cli"))
+    assert not os.path.exists(os.path.expanduser("~root/.zstack-cli"))
     assert len(agent) == 1 and agent[0].startswith("agent-") and agent[0].endswith(".pyz")
     ref = zs("QueryLocalStorageResourceRef", f"hostUuid={host2}")
     capacity = zs("GetLocalStorageHostDiskCapacity", f"primaryStorageUuid={ids['ps']}",
@@ -151,3 +153,54 @@ def test_the_host_agent_follows_a_remote_hosts_domains(agent_cloud, cli):
             zs("DestroyVmInstance", f"uuid={vm}")
         finally:
             zs("DeleteHost", f"uuid={ids['host2']}", "deleteMode=Enforcing")
+
+
+@pytest.fixture
+def flat_cloud(libvirtd, cli):
+    with RealCloud(cli, net="10.249.0", tag="remf", flat=("DHCP", "Userdata"),
+                   dns="10.249.0.53") as c:
+        c.plugged = []
+        try:
+            yield c
+        finally:
+            for ns in c.plugged:
+                remove_netns(ns)
+
+
+def test_flat_dhcp_on_a_remote_host(flat_cloud):
+    """The remote host runs its own DHCP server for its VMs (made there by its agent,
+    in a namespace of that host); a guest on the bridge gets its VM's lease from it.
+    The metadata server reads the records, so it runs on this machine's hosts only."""
+    from tests.integration.test_flat_real_host import lease, plug
+
+    cloud = flat_cloud
+    if not os.path.exists("/usr/sbin/sshd"):
+        pytest.skip("sshd is not installed (scripts/bootstrap.sh installs openssh-server)")
+    zs, ids = cloud.zs, cloud.ids
+    with RemoteHost(cloud.ps, address="127.0.0.2") as remote:
+        cloud.build(second_uri=remote.uri)
+        dhcp_ns = f"zsd-{ids['host2'][:8]}-{ids['l3'][:8]}"
+        try:
+            vm = cloud.domain()
+            created = cloud.create_vm(f"hostUuid={ids['host2']}", "systemTags=hostname::rem-vm",
+                                      vm=vm)
+            nic = created["vmNics"][0]
+            assert dhcp_ns in remote.ssh("ip", "netns", "list").stdout
+            assert dhcp_ns not in netns_names()          # that host's, not this machine's
+            assert os.path.isdir(os.path.join(remote.home_real, ".zstack-cli", "flat",
+                                              ids["host2"], ids["l3"]))
+
+            ns, ifname = plug(cloud, f"br_{cloud.link}", nic["mac"])
+            got = lease(cloud, ns, ifname)
+            assert got is not None, "the VM's NIC got no lease from the remote host's server"
+            assert (got["ip"], got["router"], got["hostname"]) == \
+                (nic["ip"], "10.249.0.1", "rem-vm")
+            assert got["dns"].split() == ["10.249.0.53"]
+
+            zs("StopVmInstance", f"uuid={vm}", "type=cold")
+            assert lease(cloud, ns, ifname) is None, "a stopped VM keeps its lease"
+            zs("StartVmInstance", f"uuid={vm}")
+            assert lease(cloud, ns, ifname)["ip"] == nic["ip"]
+        finally:
+            zs("DeleteHost", f"uuid={ids['host2']}", "deleteMode=Enforcing")
+        assert dhcp_ns not in remote.ssh("ip", "netns", "list").stdout
