@@ -171,3 +171,23 @@ def test_the_agent_answers_an_unknown_operation_with_an_error(tmp_path):
     assert out.returncode == 0 and '"error"' in out.stdout and "format_disk" in out.stdout
     bad = subprocess.run(["python3", str(agent)], capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_logins_to_a_host_share_one_connection_in_a_private_directory(monkeypatch, tmp_path):
+    import stat
+
+    from backend.storage import ssh
+
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    monkeypatch.delenv(ssh.PERSIST_ENV, raising=False)
+    argv = SshTarget("10.0.0.5").argv("true")
+    control = tmp_path / f"zstack-cli-ssh-{os.getuid()}"
+    assert f"ControlPath={control}/%C" in argv and "ControlPersist=60" in argv
+    assert stat.S_IMODE(control.stat().st_mode) == 0o700
+    control.chmod(0o755)                     # open to others: not used
+    assert not any(a.startswith("ControlPath") for a in SshTarget("10.0.0.5").argv("true"))
+    control.chmod(0o700)
+    monkeypatch.setenv(ssh.PERSIST_ENV, "0")
+    assert not any(a.startswith("ControlPath") for a in SshTarget("10.0.0.5").argv("true"))
+    monkeypatch.setenv(ssh.PERSIST_ENV, "15")
+    assert "ControlPersist=15" in SshTarget("10.0.0.5").argv("true")
