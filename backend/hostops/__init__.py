@@ -26,14 +26,15 @@ def is_remote(uri):
     return bool(parsed.hostname) or "+" in parsed.scheme
 
 
-def for_host(uri, to_local):
+def for_host(uri, to_local, user="root"):
     """The operations of the host at ``uri``; ``to_local`` maps its paths to this
-    machine's (the host driver's local_path) for a host this machine reaches."""
+    machine's (the host driver's local_path) for a host this machine reaches;
+    ``user`` logs in to a remote host whose URI names none."""
     if is_remote(uri):
         from .remote import RemoteHostOps
         from ..storage.ssh import SshTarget
 
-        return RemoteHostOps(SshTarget.from_uri(uri))
+        return RemoteHostOps(SshTarget.from_uri(uri, user))
     from .ops import HostOps
 
     return HostOps(to_local)

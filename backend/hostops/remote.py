@@ -1,6 +1,8 @@
 """A remote host's operations, run there by its agent over ssh (see the
 package's docstring): ``RemoteHostOps(target).create_empty_volume(path, size)``
-is ``ssh host python3 .zstack-cli/agent-<digest>.pyz create_empty_volume ARGS``.
+is ``ssh host python3 -I -S .zstack-cli/agent-<digest>.pyz create_empty_volume ARGS``
+(isolated, no site packages: the agent needs the standard library only, and
+starts faster).
 
 The agent is copied to the host the first time a call finds it missing (exit
 status 97, which the command line below returns before python runs), then the
@@ -59,28 +61,63 @@ class RemoteHostOps:
                              (root, image_uuid, fmt, "/dev/stdin", md5sum), stdin=source)
 
     def call(self, op, args, stdin=None):
+        """Run ``op`` there: in this process's session with the host's agent (one
+        round trip on the shared ssh connection), or as a command of its own when
+        it reads ``stdin`` or the session can not be had (whose error then says
+        why, e.g. ssh's own)."""
+        if stdin is None:
+            reply = self._in_session(op, args)
+            if reply is not None:
+                return self._unpack(reply)
         name, _ = bundle.build()
-        payload = base64.b64encode(json.dumps(list(args)).encode()).decode()
-        agent = f"{AGENT_DIR}/{name}"
-        line = (f"test -f {agent} || exit {MISSING}; "
-                f"exec python3 {agent} {shlex.quote(op)} {payload}")
+        encoded = json.dumps(list(args)).encode()
+        if stdin is None:
+            # The arguments on stdin ('-'): one argument of a command line holds 128 KiB
+            # at most, and a DHCP server's entries for a big L3 are more.
+            line, stdin = f"{_agent_line(name)} {shlex.quote(op)} -", encoded
+        else:
+            line = f"{_agent_line(name)} {shlex.quote(op)} {base64.b64encode(encoded).decode()}"
         status, out, err = self.target.run(line, stdin=stdin)
         if status == MISSING:
             self.deploy()
-            if stdin is not None:
+            if not isinstance(stdin, bytes):
                 stdin.seek(0)
             status, out, err = self.target.run(line, stdin=stdin)
         return self._reply(op, status, out, err)
+
+    def _in_session(self, op, args):
+        """The reply of ``op`` from the session, or None when there is none."""
+        key = (self.target.program, self.target.login, self.target.port, self.target.keyfile)
+        for attempt in (1, 2):
+            session = _SESSIONS.get(key)
+            if session is None:
+                session = _SESSIONS[key] = _Session(self.target)
+            try:
+                return session.request(op, args)
+            except _SessionGone as gone:
+                _SESSIONS.pop(key, None)
+                if gone.status != MISSING or attempt == 2:
+                    return None
+                self.deploy()
+        return None
 
     def deploy(self):
         """Copy the agent to the host: written under a temporary name, renamed
         into place, so a half-copied agent is never run."""
         import tempfile
 
+        import hashlib
+
         name, data = bundle.build()
-        tmp_name = f"{AGENT_DIR}/.{name}.part"
+        # A name of this copy's own ($$: two processes may install at once), and only
+        # a copy whose bytes check out is renamed into place: a cut connection ends
+        # cat's input early, and a truncated agent must never be the one that runs.
+        tmp_name = f"{AGENT_DIR}/.{name}.$$.part"
+        digest = hashlib.sha256(data).hexdigest()
         line = (f"umask 077 && mkdir -p {AGENT_DIR} && cat > {tmp_name} && "
-                f"mv -f {tmp_name} {AGENT_DIR}/{name}")
+                f"if echo '{digest}  '{tmp_name} | sha256sum -c --status; then "
+                f"mv -f {tmp_name} {AGENT_DIR}/{name}; else rm -f {tmp_name}; "
+                f"echo 'the copy arrived damaged' >&2; exit 1; fi")
         with tempfile.TemporaryFile() as f:
             f.write(data)
             f.seek(0)
@@ -101,10 +138,87 @@ class RemoteHostOps:
             raise StorageError(msg("the host agent on {address} failed to {op}: {reason}",
                                    address=self.target.address, op=op,
                                    reason=_last_line(err, status)))
+        return self._unpack(reply)
+
+    def _unpack(self, reply):
         if "error" in reply:
             error = reply["error"] or {}
             raise _error_class(error.get("kind"))(load_text(error.get("text")))
         return reply.get("ok")
+
+
+def _agent_line(name):
+    """The command line starting the agent there (its arguments follow): exit
+    status 97 when this version of it is not there yet. Isolated and without site
+    packages: it needs the standard library only, and starts faster."""
+    agent = f"{AGENT_DIR}/{name}"
+    return f"test -f {agent} || exit {MISSING}; exec python3 -I -S {agent}"
+
+
+class _SessionGone(Exception):
+    def __init__(self, status):
+        super().__init__(status)
+        self.status = status
+
+
+# One session per host and process, ended when the process ends (its agent sees
+# the end of its input, also when this process is killed).
+_SESSIONS = {}
+
+
+class _Session:
+    """``python3 agent.pyz serve`` on the host, over the shared ssh connection."""
+
+    def __init__(self, target):
+        import threading
+
+        name, _ = bundle.build()
+        self.lock = threading.Lock()
+        self.proc = target.start(f"{_agent_line(name)} serve")
+        if len(_SESSIONS) == 0:
+            import atexit
+
+            atexit.register(_end_sessions)
+
+    def request(self, op, args):
+        with self.lock:
+            try:
+                self.proc.stdin.write(json.dumps({"op": op, "args": list(args)}) + "\n")
+                self.proc.stdin.flush()
+                line = self.proc.stdout.readline()
+            except (BrokenPipeError, OSError, ValueError):
+                line = ""
+            if not line:
+                self.end()
+                raise _SessionGone(self.proc.returncode)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            self.end()
+            raise _SessionGone(None)
+        return reply
+
+    def end(self):
+        import subprocess
+
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _end_sessions():
+    while _SESSIONS:
+        _, session = _SESSIONS.popitem()
+        session.end()
 
 
 def _last_line(err, status):

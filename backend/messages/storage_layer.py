@@ -134,6 +134,11 @@ ZH = {
         "{address} 上的物理机代理执行 {op} 失败：{reason}",
     "the host agent has no operation {op}": "物理机代理没有操作 {op}",
     "the host agent failed: {error}": "物理机代理出错：{error}",
+    "the host agent needs Python {needed} or newer; this host has {found}":
+        "物理机代理需要 Python {needed} 或更新版本；该物理机上是 {found}",
+    "the host agent got no arguments for {op}": "物理机代理没有收到 {op} 的参数",
+    "{uri} names a user or host starting with '-'": "{uri} 中的用户名或主机名以“-”开头",
+    "cannot run {command}: {error}": "无法运行 {command}：{error}",
     "{uri} names no host to log in to": "{uri} 没有指明要登录的主机",
     "the port of {uri} is not a number": "{uri} 中的端口不是数字",
 }

@@ -207,6 +207,21 @@ def _remove_server(ctx, host, l3_uuid):
         shutil.rmtree(mark, ignore_errors=True)
 
 
+def _remove_server_of_gone(ctx, host, l3_uuid):
+    """Stop a server whose L3 or host is being deleted. A remote host out of reach
+    must not keep the records alive: its server is then left running there
+    (answering for addresses nobody holds any more) and the mark here goes with
+    the records."""
+    try:
+        _remove_server(ctx, host, l3_uuid)
+    except (StorageError, _runtime().FlatNetworkError):
+        if not _is_remote(host):
+            raise
+        import shutil
+
+        shutil.rmtree(_state_dir(ctx, host["uuid"], l3_uuid), ignore_errors=True)
+
+
 def _bare_endpoint(ctx, host, l3_uuid, remote):
     """Enough of an endpoint to remove a server (its records may be gone)."""
     netns = None
@@ -268,7 +283,7 @@ def remove_l3(ctx, l3_uuid):
     for host_uuid in _hosts_serving(ctx, l3_uuid):
         host = ctx.store.get("HostVO", host_uuid)
         if host is not None:
-            _remove_server(ctx, host, l3_uuid)
+            _remove_server_of_gone(ctx, host, l3_uuid)
 
 
 def remove_host(ctx, host):
@@ -278,9 +293,6 @@ def remove_host(ctx, host):
     if not os.path.isdir(flat_dir):
         return
     for l3_uuid in os.listdir(flat_dir):
-        try:
-            _remove_server(ctx, host, l3_uuid)
-        except StorageError:
-            pass        # a remote host out of reach: it is going, its server with it
+        _remove_server_of_gone(ctx, host, l3_uuid)
     if (host["libvirtUri"] or "").startswith("test:"):
         _runtime().remove_host_namespace(host["uuid"])

@@ -15,9 +15,18 @@ def ops(ctx, host, drv=None):
     """The host's operations on its own files and links (backend.hostops): run
     here for a host this machine reaches, by its agent over ssh for a remote one."""
     from .. import hostops
+    from ..storage import StorageError
 
     drv = drv or driver(ctx, host)
-    return hostops.for_host(getattr(drv, "uri", ""), drv.local_path)
+
+    def to_local(path):
+        # A private libvirtd of this machine that is down: its files can not be
+        # found (its /proc/<pid>/root), which is a failed operation, said so.
+        try:
+            return drv.local_path(path)
+        except hypervisor.HypervisorError as e:
+            raise StorageError(e.text) from None
+    return hostops.for_host(getattr(drv, "uri", ""), to_local, host.get("username") or "root")
 
 
 def discard_file(ctx, host, path):
@@ -41,6 +50,13 @@ def connected(ctx, host_uuid):
     return host
 
 
+# (host, L2 uuid, the L2's interface and VLAN) -> when its bridge was last made sure of.
+# A batch creating many VMs on one host asks once, not per VM (one round trip each on
+# a remote host); a bridge removed by hand meanwhile is made again within the window.
+_BRIDGES_SEEN = {}
+BRIDGE_RECHECK_S = 30.0
+
+
 def plug_networks(ctx, host, vm_uuid, drv=None):
     """Make the bridges the VM's NICs need on its host (first use creates them;
     a remote host's are made there by its agent). Simulated hosts need none:
@@ -51,10 +67,17 @@ def plug_networks(ctx, host, vm_uuid, drv=None):
 
     if (host["libvirtUri"] or "").startswith("test:"):
         return
-    host_ops = ops(ctx, host, drv)
+    import time
+
+    host_ops = None
     for l2 in networks_of(ctx, vm_uuid):
+        key = (host["uuid"], l2["uuid"], l2["physicalInterface"], l2["vlan"])
+        if time.monotonic() - _BRIDGES_SEEN.get(key, -BRIDGE_RECHECK_S) < BRIDGE_RECHECK_S:
+            continue
+        host_ops = host_ops or ops(ctx, host, drv)
         try:
             host_ops.ensure_bridge(dict(l2))
         except (BridgeError, StorageError) as e:
             raise operr(msg("cannot prepare the network of L2[uuid:{l2}] on host[uuid:{host}]: "
                             "{error}", l2=l2['uuid'], host=host['uuid'], error=e)) from None
+        _BRIDGES_SEEN[key] = time.monotonic()

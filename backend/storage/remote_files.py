@@ -105,8 +105,10 @@ def copy_remote(src, logical, dst, tmp, progress=None):
     (sparse, whole file, making its directory); returns the source's sha256, read
     there. Needs the source host to log in to the destination as root by key, as
     ZStack's own hosts do."""
-    src.run("rsync", "--sparse", "--whole-file", "--mkpath",
-            "-e", shlex.join(["ssh", *BASE_OPTIONS]), logical, f"{dst.login}:{tmp}",
+    port = ["-p", str(dst.target.port)] if dst.target.port else []
+    src.run("rsync", "--sparse", "--whole-file", "--mkpath", "--protect-args",
+            "-e", shlex.join(["ssh", *BASE_OPTIONS, *port]), logical,
+            f"{dst.target.rsync_login}:{tmp}",
             what=msg("copy {logical} to {address}", logical=logical, address=dst.address))
     if progress:
         progress(1, 1)
@@ -115,7 +117,8 @@ def copy_remote(src, logical, dst, tmp, progress=None):
 
 def _rsync_here(source, target, remote, what):
     ssh = remote.target
-    status, _, err = remote.runner(["rsync", "--sparse", "--whole-file", "--mkpath", "-e",
+    status, _, err = remote.runner(["rsync", "--sparse", "--whole-file", "--mkpath",
+                                    "--protect-args", "-e",
                                     shlex.join([ssh.program, *ssh.options()]), source, target])
     if status != 0:
         reason = (err.strip().splitlines() or [msg("exit status {code}", code=status)])[-1]
@@ -126,7 +129,7 @@ def copy_push(src, logical, dst, tmp, progress=None):
     """This machine's file to ``tmp`` on a remote host; the source's sha256."""
     real = src.path(logical)
     digest = SHA256 + files.sha256(real)
-    _rsync_here(real, f"{dst.login}:{tmp}", dst,
+    _rsync_here(real, f"{dst.target.rsync_login}:{tmp}", dst,
                 msg("copy {logical} to {address}", logical=logical, address=dst.address))
     if progress:
         progress(1, 1)
@@ -135,7 +138,7 @@ def copy_push(src, logical, dst, tmp, progress=None):
 
 def copy_pull(src, logical, dst, tmp, progress=None):
     """A remote host's file to ``tmp`` here; the source's sha256 (read there)."""
-    _rsync_here(f"{src.login}:{logical}", dst.path(tmp), src,
+    _rsync_here(f"{src.target.rsync_login}:{logical}", dst.path(tmp), src,
                 msg("copy {logical} from {address}", logical=logical, address=src.address))
     if progress:
         progress(1, 1)

@@ -68,6 +68,8 @@ class SshTarget:
             raise StorageError(msg("the port of {uri} is not a number", uri=uri)) from None
         if not parsed.hostname:
             raise StorageError(msg("{uri} names no host to log in to", uri=uri))
+        if (parsed.username or "").startswith("-") or parsed.hostname.startswith("-"):
+            raise StorageError(msg("{uri} names a user or host starting with '-'", uri=uri))
         return cls(parsed.hostname, parsed.username or default_user, port,
                    query.get("keyfile"), query.get("no_verify") not in ("1", "yes", "true"),
                    query.get("command"))
@@ -75,6 +77,11 @@ class SshTarget:
     @property
     def login(self):
         return f"{self.user}@{self.address}"
+
+    @property
+    def rsync_login(self):
+        """The login as rsync's ``host:path`` wants it (an IPv6 address bracketed)."""
+        return f"{self.user}@[{self.address}]" if ":" in self.address else self.login
 
     def options(self):
         """The options of every ssh to this host (also rsync's ``-e``)."""
@@ -97,19 +104,30 @@ class SshTarget:
 
     def run(self, command_text, stdin=None, timeout=3600):
         """(exit status, stdout, stderr) of ``command_text`` run there;
-        ``stdin`` is a file object the command reads (None: nothing)."""
+        ``stdin`` is a file object (or bytes) the command reads (None: nothing)."""
         return run_here(self.argv(command_text), stdin, timeout)
+
+    def start(self, command_text):
+        """``command_text`` running there, talking through pipes (text lines)."""
+        return subprocess.Popen(self.argv(command_text), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def run_here(argv, stdin=None, timeout=3600):
     """Run an argv on this machine: (exit status, stdout, stderr)."""
+    data = stdin if isinstance(stdin, bytes) else None
     try:
-        done = subprocess.run(argv, stdin=stdin or subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(argv, stdin=None if data is not None else
+                              (stdin or subprocess.DEVNULL), input=data,
+                              capture_output=True, timeout=timeout)
     except FileNotFoundError:
         raise StorageError(msg("{command} is not installed on this machine",
                                command=argv[0])) from None
     except subprocess.TimeoutExpired:
         raise StorageError(msg("{command} did not finish within {timeout} s",
                                command=argv[0], timeout=timeout)) from None
-    return done.returncode, done.stdout, done.stderr
+    except OSError as e:
+        raise StorageError(msg("cannot run {command}: {error}", command=argv[0],
+                               error=e.strerror)) from None
+    return (done.returncode, done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"))

@@ -21,7 +21,7 @@ from _perf import PYTHON, RESULTS_ENV, fmt, mib  # noqa: E402
 
 BENCHES = {"startup": "bench_startup.py", "batch": "bench_batch.py", "query": "bench_query.py",
            "vms": "bench_vms.py", "flat": "bench_flat.py", "migrate": "bench_migrate.py",
-           "agent": "bench_agent.py"}
+           "agent": "bench_agent.py", "remote": "bench_remote.py"}
 
 
 def _table(records):

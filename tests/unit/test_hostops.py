@@ -27,12 +27,21 @@ class HereTarget(SshTarget):
         self.home = home
         self.lines = []
 
+    def argv(self, command_text):
+        return ["sh", "-c", command_text]
+
     def run(self, command_text, stdin=None, timeout=3600):
         self.lines.append(command_text)
-        done = subprocess.run(["sh", "-c", command_text], cwd=self.home,
-                              stdin=stdin or subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout)
-        return done.returncode, done.stdout, done.stderr
+        data = stdin if isinstance(stdin, bytes) else None
+        done = subprocess.run(self.argv(command_text), cwd=self.home, input=data,
+                              stdin=None if data is not None else (stdin or subprocess.DEVNULL),
+                              capture_output=True, timeout=timeout)
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+    def start(self, command_text):
+        self.lines.append(command_text)
+        return subprocess.Popen(self.argv(command_text), cwd=self.home, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def qcow2(path, size="16M"):
@@ -41,10 +50,13 @@ def qcow2(path, size="16M"):
 
 @pytest.fixture
 def remote(tmp_path):
+    from backend.hostops import remote as remote_module
+
     home = tmp_path / "home"
     home.mkdir()
     target = HereTarget(str(home))
-    return RemoteHostOps(target), target, home
+    yield RemoteHostOps(target), target, home
+    remote_module._end_sessions()          # each test's 'host' is a new one
 
 
 def test_uris_say_which_hosts_are_remote():
@@ -146,20 +158,23 @@ def test_failures_are_one_line_errors_naming_the_host(remote, tmp_path):
         ops.not_an_operation
     assert "create_root_volume" in OPERATIONS and "prepare_root" in OPERATIONS
 
-    class Unreachable(SshTarget):
-        def run(self, command_text, stdin=None, timeout=3600):
-            return 255, "", "ssh: connect to host 192.0.2.9 port 22: No route to host\n"
-    gone = RemoteHostOps(Unreachable("192.0.2.9"))
+    class Unreachable(HereTarget):
+        def argv(self, command_text):
+            return ["sh", "-c", "echo 'ssh: connect to host 192.0.2.9 port 22: No route to "
+                    "host' >&2; exit 255"]
+    gone = RemoteHostOps(Unreachable(str(home)))
+    gone.target.address = "192.0.2.9"           # another host: no session of its own yet
     with pytest.raises(StorageError, match="the host agent on 192.0.2.9 failed to "
                                            "delete_volume: ssh: connect to host"):
         gone.delete_volume("/x")
 
     class NoPython(HereTarget):
-        def run(self, command_text, stdin=None, timeout=3600):
-            return super().run(command_text.replace("exec python3", "exec python3-missing"),
-                               stdin, timeout)
+        def argv(self, command_text):
+            return ["sh", "-c", command_text.replace("exec python3", "exec python3-missing")]
+    no_python = NoPython(str(home))
+    no_python.address = "192.0.2.10"
     with pytest.raises(StorageError, match="failed to delete_volume: .*not found"):
-        RemoteHostOps(NoPython(str(home))).delete_volume("/x")
+        RemoteHostOps(no_python).delete_volume("/x")
 
 
 def test_the_agent_answers_an_unknown_operation_with_an_error(tmp_path):
@@ -191,3 +206,74 @@ def test_logins_to_a_host_share_one_connection_in_a_private_directory(monkeypatc
     assert not any(a.startswith("ControlPath") for a in SshTarget("10.0.0.5").argv("true"))
     monkeypatch.setenv(ssh.PERSIST_ENV, "15")
     assert "ControlPersist=15" in SshTarget("10.0.0.5").argv("true")
+
+
+def test_one_session_carries_a_processes_operations(remote, tmp_path):
+    ops, target, _ = remote
+    root = str(tmp_path / "ps")
+    ops.prepare_root(root)
+    for n in range(5):
+        ops.create_empty_volume(layout.data_volume_path(root, f"d{n}"), 1 << 20)
+    served = [line for line in target.lines if line.endswith(" serve")]
+    assert len(served) == 2          # the first found no agent (97), the second one serves
+    assert len([line for line in target.lines if "cat >" in line]) == 1
+    assert len(os.listdir(os.path.join(root, "dataVolumes"))) == 5
+
+
+def test_big_arguments_go_on_stdin(remote, tmp_path):
+    """Without a session (a host whose sessions fail), arguments bigger than one
+    command-line argument may be (128 KiB) still reach the agent."""
+    ops, target, home = remote
+
+    class NoSessions(HereTarget):
+        def start(self, command_text):
+            return subprocess.Popen(["true"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    text=True)
+    lonely = RemoteHostOps(NoSessions(str(home)))
+    entries = [{"mac": f"fa:00:00:00:{n // 256:02x}:{n % 256:02x}", "ip": f"10.0.{n // 250}."
+                f"{n % 250 + 2}", "hostname": f"vm-{n:05d}-" + "x" * 60, "default": True}
+               for n in range(3000)]
+    from backend.network.flat import FlatNetworkError
+
+    with pytest.raises(FlatNetworkError) as caught:    # a bad endpoint: refused, but read
+        lonely.flat_serve({"state_dir": "relative"}, entries, None)
+    assert "Argument list too long" not in caught.value.render("en")
+
+
+def test_an_agent_copy_cut_short_is_never_installed(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+
+    class CutShort(HereTarget):
+        def run(self, command_text, stdin=None, timeout=3600):
+            if "cat >" in command_text:
+                stdin = __import__("io").BytesIO(stdin.read()[:5000])
+                data = stdin.read()
+                return super().run(command_text, data, timeout)
+            return super().run(command_text, stdin, timeout)
+    ops = RemoteHostOps(CutShort(str(home)))
+    with pytest.raises(StorageError, match="cannot install the host agent.*damaged"):
+        ops.deploy()
+    assert os.listdir(home / ".zstack-cli") == []
+
+
+def test_two_processes_install_the_agent_at_once(tmp_path):
+    import threading
+
+    home = tmp_path / "home"
+    home.mkdir()
+    errors = []
+
+    def install():
+        try:
+            RemoteHostOps(HereTarget(str(home))).deploy()
+        except StorageError as e:
+            errors.append(e)
+    threads = [threading.Thread(target=install) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    name, data = bundle.build()
+    assert not errors and os.listdir(home / ".zstack-cli") == [name]
+    assert (home / ".zstack-cli" / name).read_bytes() == data
