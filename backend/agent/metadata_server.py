@@ -67,47 +67,34 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ..services import metadata
+from .metadata_sources import ReadOnlyStore, read_document, user_data
 
 DB_NAME = "zstack.db"          # backend.api.DB_NAME (not imported: keeps this process small)
-BUSY_TIMEOUT_MS = 10_000
 VERSIONS = ("1.0", "2009-04-04", "latest")
 TEXT = "text/plain; charset=utf-8"
 BINARY = "application/octet-stream"
 
 
-# ------------------------------------------------------------------ the store
-
-class ReadOnlyStore:
-    """One read-only connection, for one request: ``rows`` as ``Store.rows``."""
-
-    def __init__(self, path):
-        uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
-        self.conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                                    isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.conn.execute("PRAGMA query_only = 1")
-
-    def rows(self, sql, args=()):
-        return self.conn.execute(sql, args).fetchall()
-
-    def close(self):
-        self.conn.close()
-
-
 # ------------------------------------------------------------------ the service
 
 class MetadataService:
-    """Everything but the sockets: who asks, what they get, password acks."""
+    """Everything but the sockets: who asks, what they get, password acks.
 
-    def __init__(self, home, host_uuid, l3_uuid, state_path=None, log=None):
+    What a VM gets comes from the store (``home``), or on a remote host, which has
+    no store, from ``documents``: a directory of ``<ip>.json`` files the cloud
+    writes there (backend.hostops, services.flat), each what ``lookup`` gives
+    with the user-data final (generated already when it is) and base64'd."""
+
+    def __init__(self, home, host_uuid, l3_uuid, state_path=None, log=None, documents=None):
         self.home = home
         self.host_uuid = host_uuid
         self.l3_uuid = l3_uuid
-        self.db_path = os.path.join(home, DB_NAME)
-        self.state_path = state_path or os.path.join(
-            home, "metadata", f"passwords-{host_uuid}-{l3_uuid}.json")
+        self.documents = documents
+        self.db_path = os.path.join(home, DB_NAME) if home else None
+        self.state_path = state_path or (
+            os.path.join(os.path.dirname(os.path.abspath(documents)), "passwords.json")
+            if documents else
+            os.path.join(home, "metadata", f"passwords-{host_uuid}-{l3_uuid}.json"))
         self.log_stream = log or sys.stderr
         self._lock = threading.Lock()
         self._acks = self._load_acks()
@@ -119,6 +106,10 @@ class MetadataService:
         return handler.client_address[0]
 
     def meta_for(self, ip):
+        if self.documents:
+            return read_document(self.documents, ip)
+        from ..services import metadata
+
         store = ReadOnlyStore(self.db_path)
         try:
             store.conn.execute("BEGIN")           # one snapshot for the whole look-up
@@ -131,6 +122,10 @@ class MetadataService:
 
     def check_store(self):
         """Raise if the store can not be read (checked once at start)."""
+        if self.documents:
+            if not os.path.isdir(self.documents):
+                raise sqlite3.OperationalError(f"no directory {self.documents}")
+            return
         store = ReadOnlyStore(self.db_path)
         try:
             store.rows("SELECT 1 FROM VmInstanceVO LIMIT 1")
@@ -158,12 +153,12 @@ class MetadataService:
             return _text("\n".join(VERSIONS))
         if len(segs) == 1:
             names = ["meta-data"]
-            if metadata.user_data_or_generated(meta) is not None:
+            if user_data(meta) is not None:
                 names.append("user-data")
             return _text("\n".join(names))
         section, rest = segs[1], segs[2:]
         if section == "user-data" and not rest:
-            data = metadata.user_data_or_generated(meta)
+            data = user_data(meta)
             return (200, BINARY, data) if data is not None else _not_found()
         if section == "meta-data":
             return self._meta_data(meta, rest, trailing)
@@ -418,7 +413,10 @@ def start(service, addresses, port=80, password_port=8080):
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="python -m backend.agent.metadata_server",
                                      description="userdata/metadata server of the Flat provider")
-    parser.add_argument("--home", required=True, help="$ZSTACK_HOME holding zstack.db")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--home", help="$ZSTACK_HOME holding zstack.db")
+    source.add_argument("--documents", help="a directory of <ip>.json metadata documents "
+                                            "(a remote host's, written by the cloud)")
     parser.add_argument("--host", required=True, help="uuid of this host")
     parser.add_argument("--l3", required=True, help="uuid of the L3 network")
     parser.add_argument("--address", action="append", required=True,
@@ -438,11 +436,13 @@ def _parse(argv):
 
 def main(argv=None):
     args = _parse(argv)
-    service = MetadataService(args.home, args.host, args.l3, state_path=args.state)
+    service = MetadataService(args.home, args.host, args.l3, state_path=args.state,
+                              documents=args.documents)
     try:
         service.check_store()
     except sqlite3.Error as e:
-        print(f"metadata_server: can not read {service.db_path}: {e}", file=sys.stderr)
+        print(f"metadata_server: can not read {service.db_path or args.documents}: {e}",
+              file=sys.stderr)
         return 1
     try:
         running = start(service, args.address, args.port, args.password_port)

@@ -14,7 +14,8 @@ import zipfile
 # What the agent imports, relative to the backend package: a package stands for
 # all its modules. Nothing here touches the database or libvirt.
 CONTENT = ("__init__.py", "i18n.py", "storage", "network/__init__.py", "network/bridge.py",
-           "network/flat", "hostops")
+           "network/flat", "agent/__init__.py", "agent/metadata_server.py",
+           "agent/metadata_sources.py", "hostops")
 
 MAIN = b"from backend.hostops.server import main\nmain()\n"
 

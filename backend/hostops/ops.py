@@ -34,9 +34,12 @@ def _size(path):
 
 
 def _here(ep):
-    """An endpoint whose state directory may be named from the login's home
-    (``~/...``: a remote host's, whose home this machine does not know)."""
-    return {**ep, "state_dir": os.path.expanduser(ep["state_dir"])}
+    """An endpoint whose paths may be named from the login's home (``~/...``: a
+    remote host's, whose home this machine does not know): its state directory
+    and the words of its metadata server's command."""
+    cmd = ep.get("metadata_cmd")
+    return {**ep, "state_dir": os.path.expanduser(ep["state_dir"]),
+            "metadata_cmd": [os.path.expanduser(w) for w in cmd] if cmd else cmd}
 
 
 class HostOps:
@@ -119,6 +122,36 @@ class HostOps:
         from ..network import flat
 
         flat.remove_server(_here(ep))
+
+    @operation
+    def metadata_documents(self, directory, docs, drop=None):
+        """Write the metadata documents ``docs`` ({ip: document}) a remote host's
+        metadata server answers from (backend.agent.metadata_server), and remove
+        those of the addresses in ``drop``, or with ``drop`` None every other one.
+        Each is written whole under a temporary name and renamed: a request never
+        reads half of one. Private (0600): user-data and passwords are in them."""
+        import json
+
+        from ..storage.files import discard, publish, temp_path
+
+        directory = os.path.expanduser(directory)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        names = {f"{ip}.json" for ip in docs}
+        for name in names:
+            final = os.path.join(directory, name)
+            tmp = temp_path(final)
+            try:
+                os.chmod(tmp, 0o600)
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(docs[name[:-5]], f)
+                publish(tmp, final)
+            except BaseException:
+                discard(tmp)
+                raise
+        gone = ({f"{ip}.json" for ip in drop} if drop is not None else
+                {n for n in os.listdir(directory) if n.endswith(".json")} - names)
+        for name in gone - names:
+            discard(os.path.join(directory, name))
 
     @operation
     def ensure_bridge(self, l2):

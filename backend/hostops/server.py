@@ -77,6 +77,14 @@ def main(argv=None):
     if argv == ["serve"]:
         serve()
         return
+    if argv[:1] == ["metadata"]:          # a remote host's metadata server (services.flat)
+        from ..agent.metadata_server import main as metadata_main
+
+        sys.exit(metadata_main(argv[1:]))
+    if argv[:1] == ["supervise"]:         # and the daemon that keeps it running
+        from ..network.flat.supervisor import main as supervise
+
+        sys.exit(supervise(argv[1:]))
     if len(argv) != 2:
         sys.stderr.write("usage: agent.pyz OPERATION BASE64-JSON-ARGS | agent.pyz serve\n")
         sys.exit(2)

@@ -16,11 +16,11 @@ import sys
 from ..i18n import msg
 from ..errors import operr
 from ..storage import StorageError
-from . import hosts as host_access, ipam, tags
+from . import flat_documents, hosts as host_access, ipam, tags
+from .flat_documents import METADATA_ADDRESS
 from .l3services import provider_of
 
 DHCP_TAG = "flatNetwork::DhcpServer::{ip}::ipUuid::{ipUuid}"
-METADATA_ADDRESS = "169.254.169.254"
 # The states in which a VM's NICs are served: it runs, or is about to.
 SERVED_STATES = ("Starting", "Running", "Rebooting", "Paused", "Stopping", "Migrating",
                  "VolumeMigrating", "Unknown")
@@ -94,8 +94,10 @@ def _endpoint(ctx, host, l3_uuid, host_netns, remote=False):
     dns = [r[0] for r in store.rows("SELECT dns FROM L3NetworkDnsVO WHERE l3NetworkUuid = ? "
                                     "ORDER BY rowid", (l3_uuid,))]
     metadata = None
-    # The metadata server reads the records, which are on this machine only.
-    if provider_of(store, l3_uuid, "Userdata") == "Flat" and not remote:
+    if _serves_userdata(store, l3_uuid) and remote:
+        metadata = flat_documents.command(host["uuid"], l3_uuid,
+                                          _server_dir(ctx, host, l3_uuid, remote), server_ip)
+    elif _serves_userdata(store, l3_uuid):
         metadata = [sys.executable, "-m", "backend.agent.metadata_server", "--home", ctx.home,
                     "--host", host["uuid"], "--l3", l3_uuid, "--address", server_ip,
                     "--address", METADATA_ADDRESS]
@@ -104,6 +106,10 @@ def _endpoint(ctx, host, l3_uuid, host_netns, remote=False):
             "server_ip": server_ip, "netmask": rng["netmask"], "gateway": rng["gateway"],
             "dns": dns, "dns_domain": l3["dnsDomain"],
             "state_dir": _server_dir(ctx, host, l3_uuid, remote), "metadata_cmd": metadata}
+
+
+def _serves_userdata(store, l3_uuid):
+    return provider_of(store, l3_uuid, "Userdata") == "Flat"
 
 
 def _state_dir(ctx, host_uuid, l3_uuid):
@@ -183,9 +189,13 @@ def sync(ctx, host_uuid, l3_uuid, vm_uuid=None):
         remote = _is_remote(host)
         endpoint = _endpoint(ctx, host, l3_uuid, _host_netns(host), remote)
         _SYNCED.discard(state_dir)          # until it is known to match again
+        host_ops = host_access.ops(ctx, host)
         if remote:
             os.makedirs(state_dir, exist_ok=True)   # marked before: a failure still cleans up
-        done = host_access.ops(ctx, host).flat_serve(endpoint, wanted, macs)
+            if endpoint["metadata_cmd"]:            # the documents first: a VM may ask at once
+                flat_documents.publish(ctx, host_ops, host_uuid, l3_uuid, endpoint["state_dir"],
+                                       wanted, macs)
+        done = host_ops.flat_serve(endpoint, wanted, macs)
         if not done["total"]:
             _remove_server(ctx, host, l3_uuid)      # that was its last VM
         else:
@@ -296,3 +306,26 @@ def remove_host(ctx, host):
         _remove_server_of_gone(ctx, host, l3_uuid)
     if (host["libvirtUri"] or "").startswith("test:"):
         _runtime().remove_host_namespace(host["uuid"])
+
+
+def refresh_vm(ctx, vm_uuid):
+    """A tag the metadata shows changed on the VM: a remote host's documents of
+    it are rewritten (this machine's hosts read the records on each request)."""
+    store = ctx.store
+    vm = store.get("VmInstanceVO", vm_uuid)
+    if vm is None or not vm["hostUuid"] or vm["state"] not in SERVED_STATES:
+        return
+    host = store.get("HostVO", vm["hostUuid"])
+    if host is None or not _is_remote(host):
+        return
+    for (l3_uuid,) in store.rows("SELECT DISTINCT l3NetworkUuid FROM VmNicVO WHERE "
+                                 "vmInstanceUuid = ?", (vm_uuid,)):
+        if uses_flat_dhcp(store, l3_uuid) and _serves_userdata(store, l3_uuid):
+            wanted, macs = vm_entries(ctx, vm_uuid, host["uuid"], l3_uuid)
+            try:
+                flat_documents.publish(ctx, host_access.ops(ctx, host), host["uuid"], l3_uuid,
+                                       _server_dir(ctx, host, l3_uuid, True), wanted, macs)
+            except StorageError as e:
+                raise operr(msg("the Flat DHCP server of L3 network[uuid:{l3_uuid}] on "
+                                "host[uuid:{host_uuid}] failed: {error}",
+                                l3_uuid=l3_uuid, host_uuid=host["uuid"], error=e)) from None

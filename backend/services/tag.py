@@ -31,6 +31,7 @@ def _create(ctx, p, table):
                      (resource_uuid, tag)):
             return None      # the same tag again: success, no new inventory
         uuid = tags.insert(store, table, resource_type, resource_uuid, tag)
+    _shown_changed(ctx, resource_type, resource_uuid, tag)
     return to_inventory(catalogue.RESOURCES[table], store.get(table, uuid))
 
 
@@ -52,6 +53,7 @@ def update_system_tag(ctx, p):
     tags.check_system_tag(row["resourceType"], tag)
     with store.transaction():
         store.update("SystemTagVO", p["uuid"], {"tag": tag, "lastOpDate": now()})
+    _shown_changed(ctx, row["resourceType"], row["resourceUuid"], row["tag"], tag)
     return to_inventory(catalogue.RESOURCES["SystemTagVO"], store.get("SystemTagVO", p["uuid"]))
 
 
@@ -66,4 +68,16 @@ def delete_tag(ctx, p):
             store.delete("SystemTagVO", p["uuid"])
         else:
             store.delete("UserTagVO", p["uuid"])
+    if row is not None:
+        _shown_changed(ctx, row["resourceType"], row["resourceUuid"], row["tag"])
     return None
+
+
+def _shown_changed(ctx, resource_type, resource_uuid, *changed):
+    """A VM's tag that its metadata shows changed: a remote host's copy of it too."""
+    from .flat_documents import SHOWN_TAGS
+
+    if resource_type == "VmInstanceVO" and any(t.startswith(SHOWN_TAGS) for t in changed):
+        from .flat import refresh_vm
+
+        refresh_vm(ctx, resource_uuid)

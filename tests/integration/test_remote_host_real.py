@@ -11,6 +11,7 @@ hosts file, never root's). Host 1 is this machine's libvirtd (realcloud.py).
 
 import os
 import signal
+import subprocess
 
 import pytest
 
@@ -169,9 +170,10 @@ def flat_cloud(libvirtd, cli):
 
 def test_flat_dhcp_on_a_remote_host(flat_cloud):
     """The remote host runs its own DHCP server for its VMs (made there by its agent,
-    in a namespace of that host); a guest on the bridge gets its VM's lease from it.
-    The metadata server reads the records, so it runs on this machine's hosts only."""
-    from tests.integration.test_flat_real_host import lease, plug
+    in a namespace of that host); a guest on the bridge gets its VM's lease from it,
+    and its metadata from that host's metadata server, which answers from documents
+    the cloud keeps up to date there (a changed userdata:: tag shows at once)."""
+    from tests.integration.test_flat_real_host import fetch, lease, plug
 
     cloud = flat_cloud
     if not os.path.exists("/usr/sbin/sshd"):
@@ -182,8 +184,8 @@ def test_flat_dhcp_on_a_remote_host(flat_cloud):
         dhcp_ns = f"zsd-{ids['host2'][:8]}-{ids['l3'][:8]}"
         try:
             vm = cloud.domain()
-            created = cloud.create_vm(f"hostUuid={ids['host2']}", "systemTags=hostname::rem-vm",
-                                      vm=vm)
+            created = cloud.create_vm(f"hostUuid={ids['host2']}",
+                                      "systemTags=hostname::rem-vm,userdata::hello-remote", vm=vm)
             nic = created["vmNics"][0]
             assert dhcp_ns in remote.ssh("ip", "netns", "list").stdout
             assert dhcp_ns not in netns_names()          # that host's, not this machine's
@@ -197,6 +199,24 @@ def test_flat_dhcp_on_a_remote_host(flat_cloud):
                 (nic["ip"], "10.249.0.1", "rem-vm")
             assert got["dns"].split() == ["10.249.0.53"]
 
+            # Its metadata, from the remote host's server (by the VM's address).
+            server_ip = got["serverid"]
+            sh_ns = ["ip", "-n", ns]
+            subprocess.run([*sh_ns, "addr", "add", f"{nic['ip']}/24", "dev", ifname], check=True)
+            base = f"http://{server_ip}/latest"
+            assert wait_for(lambda: _try(fetch, ns, f"{base}/meta-data/instance-id"), 10,
+                            "the remote host's metadata server") == vm
+            assert fetch(ns, f"{base}/user-data") == "hello-remote"
+            assert fetch(ns, f"{base}/meta-data/local-hostname") == "rem-vm"
+            tag = zs("QuerySystemTag", f"resourceUuid={vm}", "tag~=userdata::%")
+            zs("UpdateSystemTag", f"uuid={tag['inventories'][0]['uuid']}",
+               "tag=userdata::bye-remote")
+            assert fetch(ns, f"{base}/user-data") == "bye-remote"
+            assert os.stat(os.path.join(remote.home_real, ".zstack-cli", "flat", ids["host2"],
+                                        ids["l3"], "metadata", f"{nic['ip']}.json")
+                           ).st_mode & 0o077 == 0
+            subprocess.run([*sh_ns, "addr", "flush", "dev", ifname], check=True)
+
             zs("StopVmInstance", f"uuid={vm}", "type=cold")
             assert lease(cloud, ns, ifname) is None, "a stopped VM keeps its lease"
             zs("StartVmInstance", f"uuid={vm}")
@@ -204,3 +224,11 @@ def test_flat_dhcp_on_a_remote_host(flat_cloud):
         finally:
             zs("DeleteHost", f"uuid={ids['host2']}", "deleteMode=Enforcing")
         assert dhcp_ns not in remote.ssh("ip", "netns", "list").stdout
+
+
+def _try(fetch, ns, url):
+    """The body at ``url`` from ``ns``, or None while the server is not up yet."""
+    try:
+        return fetch(ns, url)
+    except subprocess.CalledProcessError:
+        return None

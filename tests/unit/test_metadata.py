@@ -585,3 +585,95 @@ class TestProcess:
                 proc.kill()
                 proc.wait()
             proc.stderr.close()
+
+
+# ------------------------------------------------------------------ a remote host's documents
+
+class TestDocuments:
+    """A remote host has no store: its server answers from documents the cloud
+    writes there (services.flat_documents, HostOps.metadata_documents). Served
+    from documents, a VM reads exactly what the store-backed server gives it."""
+
+    PATHS = ("/latest/user-data", "/latest/meta-data/", "/latest/meta-data/instance-id",
+             "/latest/meta-data/local-hostname", "/latest/meta-data/public-keys",
+             "/latest/meta-data/public-keys/0/openssh-key", "/latest/",
+             "/latest/meta-data/placement/availability-zone", "/latest/meta-data/nothing")
+
+    def _documents(self, cloud, directory, vms, drop=None):
+        from backend.agent.metadata_sources import document
+        from backend.hostops.ops import HostOps
+
+        docs = {}
+        for vm in vms:
+            meta = cloud.lookup(vm)
+            docs[cloud.ip(vm)] = document(meta, metadata.user_data_or_generated(meta))
+        HostOps().metadata_documents(str(directory), docs, drop)
+
+    def test_documents_serve_what_the_store_serves(self, cloud, served, tmp_path):
+        full = cloud.vm("doc-full", ["userdata::" + SEED_ESCAPED, "hostname::doc-full",
+                                     "sshkey::" + KEY1])
+        keys = cloud.vm("doc-keys", ["sshkey::" + KEY1, "sshkey::" + KEY2,
+                                     "rootPassword::pw-1"])
+        bare = cloud.vm("doc-bare")
+        directory = tmp_path / "documents"
+        self._documents(cloud, directory, [full, keys, bare])
+        assert {p.name for p in directory.iterdir()} == \
+            {f"{cloud.ip(v)}.json" for v in (full, keys, bare)}
+        assert all(p.stat().st_mode & 0o077 == 0 for p in directory.iterdir())
+        remote = Served(MetadataService(None, cloud.host, cloud.l3, documents=str(directory),
+                                        state_path=str(tmp_path / "acks.json"), log=Log()))
+        try:
+            for vm in (full, keys, bare):
+                for path in self.PATHS:
+                    assert remote.get(path, cloud.ip(vm)) == served.get(path, cloud.ip(vm)), \
+                        (vm["name"], path)
+            assert remote.password("send_my_password", cloud.ip(keys)) == (200, b"pw-1")
+            # a VM whose document is dropped is nobody's any more
+            self._documents(cloud, directory, [], drop=[cloud.ip(bare)])
+            assert remote.get("/latest/meta-data/instance-id", cloud.ip(bare))[0] == 404
+            assert remote.get("/latest/meta-data/instance-id", cloud.ip(full))[0] == 200
+            self._documents(cloud, directory, [keys])            # all others go
+            assert remote.get("/latest/meta-data/instance-id", cloud.ip(full))[0] == 404
+            assert remote.get("/latest/meta-data/instance-id", cloud.ip(keys))[0] == 200
+        finally:
+            remote.running.stop()
+
+    def test_the_agent_runs_the_documents_server(self, cloud, tmp_path):
+        """The remote host runs it from the agent's zip: no store, no site packages."""
+        from backend.hostops import bundle
+
+        name, data = bundle.build()
+        agent = tmp_path / name
+        agent.write_bytes(data)
+        vm = cloud.vm("doc-agent", ["userdata::" + SEED_ESCAPED])
+        directory = tmp_path / "documents"
+        self._documents(cloud, directory, [vm])
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-I", "-S", str(agent), "metadata",
+                                 "--documents", str(directory), "--host", cloud.host,
+                                 "--l3", cloud.l3, "--address", "127.0.0.1", "--port", str(port),
+                                 "--password-port", str(_free_port())],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5,
+                                                      source_address=(cloud.ip(vm), 0))
+                    conn.request("GET", "/latest/user-data")
+                    response = conn.getresponse()
+                    break
+                except OSError:
+                    assert proc.poll() is None and time.monotonic() < deadline, \
+                        proc.stderr.read()
+                    time.sleep(0.05)
+            assert (response.status, response.read()) == (200, SEED_YAML.encode())
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -9,8 +9,9 @@ while it runs, and the child gets SIGTERM should the supervisor die
 (PR_SET_PDEATHSIG).
 SIGTERM stops the child (SIGKILL after 5 s) and then the supervisor.
 
-The script runs outside the package (by path, standard library only), so it
-survives whatever process started it. ``start``, ``stop``, ``running`` and
+The script runs outside the package (by path, standard library only; from a
+remote host's agent zip as ``agent.pyz supervise ...``), so it survives
+whatever process started it. ``start``, ``stop``, ``running`` and
 ``command_of`` are the side the package calls.
 """
 
@@ -181,12 +182,21 @@ def command_of(pid):
     return args[args.index("--") + 1:] if "--" in args else []
 
 
+def _runner():
+    """How this file runs as a program: by its path, or, inside the zip a remote
+    host's agent is (backend.hostops.bundle), through the zip's entry point."""
+    script = os.path.abspath(__file__)
+    if os.path.isfile(script):
+        return [sys.executable, script]
+    return [sys.executable, "-I", "-S", __loader__.archive, "supervise"]
+
+
 def start(state_dir, command, cwd):
     from ...i18n import msg
     from .errors import FlatNetworkError
 
     pidfile, childpidfile, log = _paths(state_dir)
-    argv = [sys.executable, os.path.abspath(__file__), f"--pidfile={pidfile}",
+    argv = [*_runner(), f"--pidfile={pidfile}",
             f"--childpidfile={childpidfile}", f"--log={log}", f"--cwd={cwd}", "--", *command]
     try:
         rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
