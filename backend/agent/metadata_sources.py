@@ -5,12 +5,11 @@ directory of documents, one per address, on a remote host, which has no store
 dict (services.metadata.lookup's); a document's user-data is final already.
 """
 
-import base64
-import ipaddress
-import json
 import os
 import sqlite3
 import urllib.parse
+
+from ..network.flat.documents import read as read_document  # noqa: F401 (the server's)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -41,30 +40,3 @@ def user_data(meta):
     from ..services import metadata
 
     return metadata.user_data_or_generated(meta)
-
-
-def read_document(directory, ip):
-    """The metadata document of the VM with ``ip``, or None."""
-    try:
-        name = str(ipaddress.ip_address(ip))
-    except ValueError:
-        return None
-    try:
-        with open(os.path.join(directory, name + ".json"), encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict):
-        return None
-    encoded = doc.pop("user_data_b64", None)
-    doc["user_data"] = base64.b64decode(encoded) if encoded else None
-    doc["final"] = True
-    return doc
-
-
-def document(meta, final_user_data):
-    """``meta`` (lookup's) as read_document reads it back: JSON, user-data base64."""
-    doc = {k: v for k, v in meta.items() if k != "user_data"}
-    doc["user_data_b64"] = (base64.b64encode(final_user_data).decode()
-                            if final_user_data is not None else None)
-    return doc

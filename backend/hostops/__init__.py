@@ -10,7 +10,8 @@ One set of operations (``HostOps`` in ops.py), reached two ways:
   same ``HostOps`` code *there*, as the host agent ZStack deploys on its KVM
   hosts: this package and the storage and bridge modules it uses travel as one
   zip application (bundle.py), copied over ssh the first time it is missing,
-  and each operation is one ``ssh host python3 agent.pyz OP ARGS`` (server.py).
+  and each operation is one ``ssh host python3 agent.pyz OP ARGS`` (its entry
+  point is backend/agent/remote_main.py), or a line of a session of them.
 
 Paths are the host's own (the records' installPath); results and errors come
 back as JSON, errors as their message template so they are shown here in the

@@ -14,10 +14,10 @@ import zipfile
 # What the agent imports, relative to the backend package: a package stands for
 # all its modules. Nothing here touches the database or libvirt.
 CONTENT = ("__init__.py", "i18n.py", "storage", "network/__init__.py", "network/bridge.py",
-           "network/flat", "agent/__init__.py", "agent/metadata_server.py",
-           "agent/metadata_sources.py", "hostops")
+           "network/flat", "agent/__init__.py", "agent/remote_main.py",
+           "agent/metadata_server.py", "agent/metadata_sources.py", "hostops")
 
-MAIN = b"from backend.hostops.server import main\nmain()\n"
+MAIN = b"from backend.agent.remote_main import main\nmain()\n"
 
 _built = None
 

@@ -1,6 +1,6 @@
 """The operations a host performs on its storage root and links, on paths of
 that host (see the package's docstring). Every method is an ``@operation``:
-the names a remote host's agent accepts (server.py) and ``RemoteHostOps``
+the names a remote host's agent accepts (agent/remote_main.py) and ``RemoteHostOps``
 forwards (remote.py) are read from here, so an operation is declared once.
 
 Arguments and results are JSON values: a remote host gets them over ssh.
@@ -125,33 +125,10 @@ class HostOps:
 
     @operation
     def metadata_documents(self, directory, docs, drop=None):
-        """Write the metadata documents ``docs`` ({ip: document}) a remote host's
-        metadata server answers from (backend.agent.metadata_server), and remove
-        those of the addresses in ``drop``, or with ``drop`` None every other one.
-        Each is written whole under a temporary name and renamed: a request never
-        reads half of one. Private (0600): user-data and passwords are in them."""
-        import json
+        """A remote host's metadata documents (backend.network.flat.documents)."""
+        from ..network.flat import documents
 
-        from ..storage.files import discard, publish, temp_path
-
-        directory = os.path.expanduser(directory)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        names = {f"{ip}.json" for ip in docs}
-        for name in names:
-            final = os.path.join(directory, name)
-            tmp = temp_path(final)
-            try:
-                os.chmod(tmp, 0o600)
-                with open(tmp, "w", encoding="utf-8") as f:
-                    json.dump(docs[name[:-5]], f)
-                publish(tmp, final)
-            except BaseException:
-                discard(tmp)
-                raise
-        gone = ({f"{ip}.json" for ip in drop} if drop is not None else
-                {n for n in os.listdir(directory) if n.endswith(".json")} - names)
-        for name in gone - names:
-            discard(os.path.join(directory, name))
+        documents.write(os.path.expanduser(directory), docs, drop)
 
     @operation
     def ensure_bridge(self, l2):

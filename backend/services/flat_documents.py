@@ -33,7 +33,7 @@ def command(host_uuid, l3_uuid, server_dir, server_ip):
 
 
 def _documents(ctx, host_uuid, l3_uuid, ips):
-    from ..agent.metadata_sources import document
+    from ..network.flat.documents import document
 
     docs = {}
     for ip in ips:

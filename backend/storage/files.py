@@ -11,6 +11,8 @@ import os
 from ..i18n import msg
 from . import StorageError
 
+SHA256 = "sha256:"          # the prefix of a sha256 checksum (the only kind remote hosts make)
+
 CHUNK = 1024 * 1024
 
 

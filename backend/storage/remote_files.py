@@ -17,8 +17,8 @@ import shlex
 
 from ..i18n import msg
 from . import StorageError, files, qemu_img
+from .files import SHA256
 from .ssh import BASE_OPTIONS, run_here
-from .transfer import SHA256
 
 
 class SshFiles:

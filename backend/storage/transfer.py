@@ -28,10 +28,9 @@ import zlib
 
 from ..i18n import msg
 from . import StorageError, files, qemu_img
-from .files import fsync_dir, make_dirs, remove_dir_if_empty
+from .files import SHA256, fsync_dir, make_dirs, remove_dir_if_empty
 
 CHUNK = 4 << 20
-SHA256 = "sha256:"          # the prefix of a sha256 checksum (the only kind remote hosts make)
 
 
 def temp_name(path):

@@ -600,7 +600,7 @@ class TestDocuments:
              "/latest/meta-data/placement/availability-zone", "/latest/meta-data/nothing")
 
     def _documents(self, cloud, directory, vms, drop=None):
-        from backend.agent.metadata_sources import document
+        from backend.network.flat.documents import document
         from backend.hostops.ops import HostOps
 
         docs = {}

@@ -1,5 +1,7 @@
-"""The host agent's entry point on a remote host: ``python3 agent.pyz OP ARGS``
-for one operation, ``python3 agent.pyz serve`` for a session of them.
+"""The host agent's entry point on a remote host, in its zip (backend.hostops.bundle):
+``python3 agent.pyz OP ARGS`` for one operation, ``python3 agent.pyz serve`` for
+a session of them; ``metadata ...`` and ``supervise ...`` run that host's Flat
+metadata server and the daemon keeping it up.
 
 ARGS is the operation's argument list as base64 JSON (no shell quoting to get
 wrong), or '-' for the same list as JSON on standard input; the reply is one JSON line on stdout: ``{"ok": result}`` or
@@ -25,7 +27,7 @@ def handle(op, payload):
 
 def run(op, args):
     from ..i18n import Error, dump_text, msg
-    from .ops import OPERATIONS, HostOps
+    from ..hostops.ops import OPERATIONS, HostOps
 
     try:
         if op not in OPERATIONS:
@@ -78,7 +80,7 @@ def main(argv=None):
         serve()
         return
     if argv[:1] == ["metadata"]:          # a remote host's metadata server (services.flat)
-        from ..agent.metadata_server import main as metadata_main
+        from .metadata_server import main as metadata_main
 
         sys.exit(metadata_main(argv[1:]))
     if argv[:1] == ["supervise"]:         # and the daemon that keeps it running
