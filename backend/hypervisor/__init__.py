@@ -48,8 +48,9 @@ def forget_host(host, home):
         shutil.rmtree(os.path.join(home, "hosts", host["uuid"]), ignore_errors=True)
 
 
-def default_uri(management_ip):
-    """``qemu:///system`` for this machine, ``qemu+ssh://root@<ip>/system`` otherwise."""
+def default_uri(management_ip, user="root", port=22):
+    """``qemu:///system`` for this machine, ``qemu+ssh://<user>@<ip>[:<port>]/system``
+    otherwise."""
     if is_local_address(management_ip):
         return LOCAL_URI
     host = str(management_ip).strip()
@@ -58,7 +59,8 @@ def default_uri(management_ip):
             host = f"[{host}]"
     except ValueError:
         pass                            # a host name
-    return f"qemu+ssh://root@{host}/system"
+    port = f":{port}" if port and int(port) != 22 else ""
+    return f"qemu+ssh://{user or 'root'}@{host}{port}/system"
 
 
 def is_local_address(address):

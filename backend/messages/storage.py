@@ -8,6 +8,8 @@ ZH = {
     "failed to connect to host[uuid:{uuid}, managementIp:{managementIp}] through "
     "{libvirtUri}: {error}":
         "通过 {libvirtUri} 连接物理机[uuid:{uuid}, managementIp:{managementIp}]失败：{error}",
+    "failed to connect to host[managementIp:{managementIp}] through {libvirtUri}: {error}":
+        "通过 {libvirtUri} 连接物理机[managementIp:{managementIp}]失败：{error}",
     "host[uuid:{uuid}] still holds {count} detached data volume(s); delete or migrate them "
     "first, or use deleteMode=Enforcing":
         "物理机[uuid:{uuid}]上仍有 {count} 个未挂载的数据云盘；请先删除或迁移它们，"

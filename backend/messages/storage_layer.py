@@ -139,6 +139,12 @@ ZH = {
     "the host agent got no arguments for {op}": "物理机代理没有收到 {op} 的参数",
     "{uri} names a user or host starting with '-'": "{uri} 中的用户名或主机名以“-”开头",
     "cannot run {command}: {error}": "无法运行 {command}：{error}",
+    "cannot make an ssh key in {path}: {error}": "无法在 {path} 生成 SSH 密钥：{error}",
+    "cannot log in to {uri}: {reason}": "无法登录 {uri}：{reason}",
+    "cannot log in to {uri} with the key put there: {reason}":
+        "无法用已放到该处的密钥登录 {uri}：{reason}",
+    "cannot log in to {address} as {user} with its password: {reason}":
+        "无法用密码以 {user} 身份登录 {address}：{reason}",
     "{uri} names no host to log in to": "{uri} 没有指明要登录的主机",
     "the port of {uri} is not a number": "{uri} 中的端口不是数字",
 }

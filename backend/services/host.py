@@ -12,7 +12,9 @@ _STATE = {"enable": "Enabled", "disable": "Disabled"}
 def add_kvm_host(ctx, p):
     store = ctx.store
     cluster = store.get("ClusterVO", p["clusterUuid"])
-    uri = p.get("libvirtUri") or hypervisor.default_uri(p["managementIp"])
+    uri = p.get("libvirtUri") or hypervisor.default_uri(p["managementIp"], p["username"],
+                                                         p["sshPort"])
+    uri = _key_login(ctx, p, uri)
     if store.row("SELECT 1 FROM HostVO WHERE managementIp = ? AND libvirtUri = ?",
                  (p["managementIp"], uri)) and not uri.startswith("test:"):
         raise argerr(msg("a host with managementIp[{managementIp}] and libvirtUri[{uri}] already "
@@ -37,6 +39,24 @@ def add_kvm_host(ctx, p):
         _forget(ctx, host["uuid"])
         raise
     return common.inventory(ctx, "HostVO", host["uuid"])
+
+
+def _key_login(ctx, p, uri):
+    """A remote host's URI that logs in by key (with its password once, to put
+    this store's key there: backend.hostops.login)."""
+    from ..hostops import is_remote
+
+    if not is_remote(uri) or not uri.startswith("qemu+ssh:"):
+        return uri
+    from ..hostops.login import ensure_key_login
+    from ..storage import StorageError
+
+    try:
+        return ensure_key_login(ctx.home, uri, p.get("password"))
+    except StorageError as e:
+        raise operr(msg("failed to connect to host[managementIp:{managementIp}] through "
+                        "{libvirtUri}: {error}", managementIp=p["managementIp"],
+                        libvirtUri=uri, error=e)) from None
 
 
 def _connect(ctx, uuid):

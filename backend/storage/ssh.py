@@ -98,14 +98,16 @@ class SshTarget:
                       "-o", f"ControlPersist={os.environ.get(PERSIST_ENV, '60')}"]
         return found
 
-    def argv(self, command_text):
-        """ssh running ``command_text`` (one shell line) on the host."""
-        return [self.program, *self.options(), self.login, "--", command_text]
+    def argv(self, command_text, shared=True):
+        """ssh running ``command_text`` (one shell line) on the host; not ``shared``:
+        on a login of its own, as a check that a login works must be."""
+        own = [] if shared else ["-o", "ControlPath=none"]   # ssh keeps an option's first value
+        return [self.program, *own, *self.options(), self.login, "--", command_text]
 
-    def run(self, command_text, stdin=None, timeout=3600):
+    def run(self, command_text, stdin=None, timeout=3600, shared=True):
         """(exit status, stdout, stderr) of ``command_text`` run there;
         ``stdin`` is a file object (or bytes) the command reads (None: nothing)."""
-        return run_here(self.argv(command_text), stdin, timeout)
+        return run_here(self.argv(command_text, shared), stdin, timeout)
 
     def start(self, command_text):
         """``command_text`` running there, talking through pipes (text lines)."""

@@ -117,9 +117,12 @@ class RemoteHost:
     """``with RemoteHost(ps_dir) as host:`` a libvirt host at ``host.uri``
     (qemu+ssh://), its storage at ``ps_dir`` there and at ``host.ps_real`` here."""
 
-    def __init__(self, ps_dir, address="127.0.0.3"):
+    def __init__(self, ps_dir, address="127.0.0.3", password=None):
         self.ps_dir = ps_dir
         self.address = address
+        # With a password, root may also log in with it there (and with keys put in
+        # its ~/.ssh/authorized_keys): what AddKVMHost username/password needs.
+        self.password = password
         self.port = None
         self.base = None
         self.ps_real = None
@@ -133,6 +136,25 @@ class RemoteHost:
 
     def _p(self, *parts):
         return os.path.join(self.base, *parts)
+
+    def _shadow(self):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+
+            hashed = crypt.crypt(self.password, crypt.mksalt(crypt.METHOD_SHA512))
+        with open("/etc/shadow") as f:
+            lines = f.read().splitlines()
+        path = self._p("shadow")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            for line in lines:
+                fields = line.split(":")
+                if fields[0] == "root":
+                    fields[1] = hashed
+                f.write(":".join(fields) + "\n")
+        return path
 
     @property
     def _wrapper(self):
@@ -211,6 +233,9 @@ class RemoteHost:
                   (self._p("home"), os.path.expanduser("~root")),
                   # and its named network namespaces (ip netns keeps their names there)
                   (self._p("netns"), "/run/netns")]
+        if self.password:
+            # root's password there only: a copy of the shadow file, bind-mounted.
+            mounts.append((self._shadow(), "/etc/shadow"))
         q = shlex.quote
         os.makedirs("/run/netns", exist_ok=True)        # where ip netns keeps names
         script = " && ".join(
@@ -243,9 +268,10 @@ class RemoteHost:
                 f"Port {self.port}",
                 f"ListenAddress {self.address}",
                 f"HostKey {d}/host_ed25519",
-                f"AuthorizedKeysFile {d}/authorized_keys",
-                "PermitRootLogin prohibit-password",
-                "PasswordAuthentication no",
+                f"AuthorizedKeysFile {d}/authorized_keys"
+                + (" .ssh/authorized_keys" if self.password else ""),
+                "PermitRootLogin " + ("yes" if self.password else "prohibit-password"),
+                "PasswordAuthentication " + ("yes" if self.password else "no"),
                 "KbdInteractiveAuthentication no",
                 "UsePAM no",
                 # The keys live under /var/tmp, whose modes sshd would refuse.

@@ -232,3 +232,49 @@ def _try(fetch, ns, url):
         return fetch(ns, url)
     except subprocess.CalledProcessError:
         return None
+
+
+def test_a_remote_host_added_the_zstack_way_with_its_password(libvirtd, cli):
+    """AddKVMHost as ZStack's own command line has it: managementIp, username,
+    password, sshPort, no libvirtUri of ours. The password logs in once to put
+    this store's key on the host; from then on libvirt and the host's agent log
+    in with that key, through a wrapper that keeps this store's known hosts."""
+    if not os.path.exists("/usr/sbin/sshd"):
+        pytest.skip("sshd is not installed (scripts/bootstrap.sh installs openssh-server)")
+    with RealCloud(cli, net="10.247.0", tag="remp") as cloud, \
+            RemoteHost(cloud.ps, address="127.0.0.2", password="s3cret pass") as remote:
+        cloud.build()
+        zs, ids = cloud.zs, cloud.ids
+        # 127.0.0.2 is this machine's: give the URI ZStack would make for a remote one.
+        plain = f"qemu+ssh://root@127.0.0.2:{remote.port}/system"
+        err = zs("AddKVMHost", "name=remp-wrong", f"clusterUuid={ids['cluster']}",
+                 "managementIp=127.0.0.2", "username=root", "password=wrong",
+                 f"libvirtUri={plain}", expect=3)
+        assert "with its password" in err and len(err.strip().splitlines()) == 1, err
+        added = zs("AddKVMHost", "name=remp-host2", f"clusterUuid={ids['cluster']}",
+                   "managementIp=127.0.0.2", "username=root", "password=s3cret pass",
+                   f"libvirtUri={plain}", f"resourceUuid={ids['host2']}")
+        assert added["status"] == "Connected"
+        uri = added["libvirtUri"]
+        key = os.path.join(cloud.home, "ssh", "id_ed25519")
+        assert uri.startswith(plain + "?") and f"keyfile={key}" in uri and "command=" in uri
+        with open(key + ".pub") as f:
+            public = f.read().strip()
+        with open(os.path.join(remote.home_real, ".ssh", "authorized_keys")) as f:
+            assert f.read().splitlines().count(public) == 1
+        with open(os.path.join(cloud.home, "ssh", "known_hosts")) as f:
+            assert f.read().strip()                     # its host key, kept here
+        assert not os.path.exists(os.path.expanduser("~root/.ssh/known_hosts")) or \
+            "127.0.0.2" not in open(os.path.expanduser("~root/.ssh/known_hosts")).read()
+
+        vm = cloud.domain()
+        created = cloud.create_vm(f"hostUuid={ids['host2']}", "strategy=CreateStopped", vm=vm)
+        assert created["state"] == "Stopped"
+        assert vm in remote.virsh("list", "--all", "--name").stdout
+        # A second host on the same machine adds without the key being put there again.
+        zs("DeleteHost", f"uuid={ids['host2']}", "deleteMode=Enforcing")
+        zs("AddKVMHost", "name=remp-again", f"clusterUuid={ids['cluster']}",
+           "managementIp=127.0.0.2", "username=root", "password=not needed now",
+           f"libvirtUri={plain}")
+        with open(os.path.join(remote.home_real, ".ssh", "authorized_keys")) as f:
+            assert f.read().splitlines().count(public) == 1

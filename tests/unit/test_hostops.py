@@ -277,3 +277,23 @@ def test_two_processes_install_the_agent_at_once(tmp_path):
     name, data = bundle.build()
     assert not errors and os.listdir(home / ".zstack-cli") == [name]
     assert (home / ".zstack-cli" / name).read_bytes() == data
+
+
+def test_a_remote_hosts_default_uri_and_key_parameters():
+    from urllib.parse import parse_qs, urlsplit
+
+    from backend.hostops.login import _with_params
+    from backend.hypervisor import default_uri
+
+    assert default_uri("10.0.0.5") == "qemu+ssh://root@10.0.0.5/system"
+    assert default_uri("10.0.0.5", "admin", 2222) == "qemu+ssh://admin@10.0.0.5:2222/system"
+    assert default_uri("fd00::5", "root", 22) == "qemu+ssh://root@[fd00::5]/system"
+    uri = _with_params("qemu+ssh://root@10.0.0.5/system?no_tty=1&keyfile=/old",
+                       keyfile="/home/z/ssh/id_ed25519", command="/home/z/ssh/ssh")
+    query = parse_qs(urlsplit(uri).query)
+    assert query == {"no_tty": ["1"], "keyfile": ["/home/z/ssh/id_ed25519"],
+                     "command": ["/home/z/ssh/ssh"]}
+    target = SshTarget.from_uri(uri)
+    assert (target.keyfile, target.program) == ("/home/z/ssh/id_ed25519", "/home/z/ssh/ssh")
+    own = target.argv("true", shared=False)
+    assert own[1:3] == ["-o", "ControlPath=none"]
