@@ -53,7 +53,16 @@ class HostOps:
 
     @operation
     def prepare_root(self, root):
-        """Make the storage root; its [total, available] bytes."""
+        """Make the storage root; its [total, available] bytes. A host without
+        qemu-img is refused here, when it is added, not at its first VM."""
+        import shutil
+
+        if shutil.which("qemu-img") is None:
+            from ..i18n import msg
+            from ..storage import StorageError
+
+            raise StorageError(msg("qemu-img is not installed on the host (Debian: apt-get "
+                                   "install qemu-utils)"))
         real = self.path(root)
         try:
             os.makedirs(real, exist_ok=True)

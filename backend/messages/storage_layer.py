@@ -145,6 +145,8 @@ ZH = {
         "无法用已放到该处的密钥登录 {uri}：{reason}",
     "cannot log in to {address} as {user} with its password: {reason}":
         "无法用密码以 {user} 身份登录 {address}：{reason}",
+    "qemu-img is not installed on the host (Debian: apt-get install qemu-utils)":
+        "该物理机上没有安装 qemu-img（Debian：apt-get install qemu-utils）",
     "{uri} names no host to log in to": "{uri} 没有指明要登录的主机",
     "the port of {uri} is not a number": "{uri} 中的端口不是数字",
 }

@@ -297,3 +297,15 @@ def test_a_remote_hosts_default_uri_and_key_parameters():
     assert (target.keyfile, target.program) == ("/home/z/ssh/id_ed25519", "/home/z/ssh/ssh")
     own = target.argv("true", shared=False)
     assert own[1:3] == ["-o", "ControlPath=none"]
+
+
+def test_a_host_without_qemu_img_is_refused_when_its_storage_is_prepared(tmp_path,
+                                                                           monkeypatch):
+    import shutil
+
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "qemu-img"
+                        else real_which(name))
+    with pytest.raises(StorageError, match="qemu-img is not installed on the host"):
+        HostOps().prepare_root(str(tmp_path / "ps"))
+    assert not (tmp_path / "ps").exists()
