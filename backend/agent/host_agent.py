@@ -138,6 +138,21 @@ class Agent:
         except Exception:
             return False
 
+    def sweep_if_home_gone(self):
+        """The whole store went (its home deleted, not the host): nobody else is
+        left to stop this host's DHCP and metadata servers, so this agent does."""
+        from ..api import DB_NAME
+
+        if os.path.exists(os.path.join(self.home, DB_NAME)):
+            return
+        from ..network.flat.sweep import sweep_host
+
+        try:
+            sweep_host(self.home, self.host_uuid)
+            log("the store is gone: this host's DHCP servers are stopped")
+        except Exception as e:       # retiring matters more than a perfect sweep
+            log(f"cannot stop this host's DHCP servers: {type(e).__name__}: {e}")
+
     def reached(self, ok):
         """Tell the reachability tracker how the last attempt went; a store
         that is busy right now must not stop the agent (the next attempt retries)."""
@@ -154,6 +169,7 @@ class Agent:
         if now - self._last_check >= HOUSEKEEPING:
             self._last_check = now
             if self.gone():
+                self.sweep_if_home_gone()
                 log("the host is gone: retiring")
                 retire()
 

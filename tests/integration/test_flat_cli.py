@@ -167,3 +167,46 @@ def test_cold_migration_moves_the_dhcp_entry(cloud):
     got = lease(cloud, new_ns, new_if)
     assert got is not None and got["ip"] == nic["ip"]
     assert lease(cloud, old_ns, old_if) is None, "the old host still answers the moved VM"
+
+
+def test_a_deleted_home_leaves_no_dhcp_server_running(tmp_path, cli):
+    """$ZSTACK_HOME removed by hand, not through DeleteZone or DeleteHost: the host
+    agents notice their store is gone and stop their hosts' DHCP and metadata
+    servers (and supervisors) and remove their namespaces before they retire."""
+    from tests.integration.realcloud import netns_names
+    from tests.waiting import wait_for
+
+    image = tmp_path / "tiny.qcow2"
+    sh("qemu-img", "create", "-f", "qcow2", str(image), "32M")
+    (tmp_path / "env.zs").write_text(environment(tmp_path, image))
+    home = tmp_path / "home"
+    env = dict(os.environ, ZSTACK_HOME=str(home), ZSTACK_HOST_AGENT="on")
+    subprocess.run([cli, "-f", str(tmp_path / "env.zs")], env=env, check=True,
+                   capture_output=True, timeout=120)
+    subprocess.run([cli, "AttachNetworkServiceToL3Network", f"l3NetworkUuid={L3}",
+                    "networkServices={'Flat':['DHCP','Userdata']}"], env=env, check=True,
+                   capture_output=True, timeout=120)
+    ours = lambda: [n for n in netns_names() if n.startswith((f"zsh-{HOST1[:12]}",  # noqa: E731
+                                                              f"zsd-{HOST1[:8]}-"))]
+    try:
+        wait_for(lambda: len(ours()) == 2, 10, "host1's namespaces")
+        dhcp_ns = next(n for n in ours() if n.startswith("zsd-"))
+        served = [int(p) for p in sh("ip", "netns", "pids", dhcp_ns).stdout.split()]
+        names = {open(f"/proc/{p}/comm").read().strip() for p in served}
+        assert "dnsmasq" in names and len(served) >= 2, names
+        supervisors = [int(p) for p in os.listdir("/proc") if p.isdigit() and any(
+            f"--pidfile={home}/hosts/{HOST1}/flat/".encode() in a
+            for a in open(f"/proc/{p}/cmdline", "rb").read().split(b"\0"))]
+        assert supervisors
+
+        shutil.rmtree(home)
+        wait_for(lambda: not ours(), 15, "host1's namespaces to go")
+        wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and
+                                 open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0]
+                                 != "Z" for p in served + supervisors), 10,
+                 "its DHCP server, metadata server and supervisor to stop")
+    finally:
+        for ns in ours():
+            for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+                subprocess.run(["kill", pid], check=False)
+            sh("ip", "netns", "del", ns, check=False)
