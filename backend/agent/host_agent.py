@@ -64,6 +64,8 @@ class Agent:
         from ..api import Backend, Context
 
         self.home, self.host_uuid = home, host_uuid
+        self.simulated = False          # known once run() has read the host
+        self.home_id = _dir_id(home)     # which directory the home is (see home_deleted)
         self.backend = Backend(home)
         self.ctx = Context(self.backend, None, None)
         self.stopping = False
@@ -138,20 +140,52 @@ class Agent:
         except Exception:
             return False
 
-    def sweep_if_home_gone(self):
-        """The whole store went (its home deleted, not the host): nobody else is
-        left to stop this host's DHCP and metadata servers, so this agent does."""
+    def home_deleted(self):
+        """The store went with its directory: no database there, and the home is
+        not the directory it was (gone, or made again since). A database moved
+        aside leaves the same directory, and is no reason to stop anything."""
         from ..api import DB_NAME
 
         if os.path.exists(os.path.join(self.home, DB_NAME)):
-            return
+            return False
+        return _dir_id(self.home) != self.home_id
+
+    def sweep_if_home_gone(self):
+        """The whole store went (its home directory deleted; not a database moved
+        aside, nor the host deleted): nobody else is left to stop this host's DHCP
+        and metadata servers, so this agent does."""
+        deadline = time.monotonic() + 5.0
+        while not self.home_deleted():          # a deletion in progress removes files first
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
         from ..network.flat.sweep import sweep_host
 
         try:
-            sweep_host(self.home, self.host_uuid)
+            sweep_host(self.home, self.host_uuid, self.simulated, self.home_deleted)
+            self._forget_what_this_agent_made()
             log("the store is gone: this host's DHCP servers are stopped")
         except Exception as e:       # retiring matters more than a perfect sweep
             log(f"cannot stop this host's DHCP servers: {type(e).__name__}: {e}")
+
+    def _db_missing(self):
+        from ..api import DB_NAME
+
+        return not os.path.exists(os.path.join(self.home, DB_NAME))
+
+    def _forget_what_this_agent_made(self):
+        """A simulated host's poll may have made its directory again under the
+        deleted home: removed, with the parents it leaves empty."""
+        import shutil
+
+        if not self.home_deleted():
+            return
+        shutil.rmtree(os.path.join(self.home, "hosts", self.host_uuid), ignore_errors=True)
+        for directory in (os.path.join(self.home, "hosts"), self.home):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break
 
     def reached(self, ok):
         """Tell the reachability tracker how the last attempt went; a store
@@ -182,6 +216,9 @@ class Agent:
         previous = None
         while not self.stopping:
             self.housekeeping()
+            if self._db_missing():      # nothing to record into: do not poll (nor make files)
+                time.sleep(POLL)
+                continue
             try:
                 states = driver.states()
             except HypervisorError as e:
@@ -311,7 +348,8 @@ class Agent:
             retire()
             return
         uri = host["libvirtUri"] or ""
-        if uri.startswith("test:"):
+        self.simulated = uri.startswith("test:")
+        if self.simulated:
             self.run_simulated()
         else:
             from .. import hypervisor
@@ -369,6 +407,14 @@ def _confirm(libvirt, conn, name, from_event):
             return "Stopped"
         raise
     return from_event if current == "Unknown" else current
+
+
+def _dir_id(path):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def retire():

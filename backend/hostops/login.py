@@ -16,7 +16,7 @@ same wrapper and key serve libvirt's connection and the host's agent.
 import os
 import shlex
 import subprocess
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..i18n import msg
 from ..storage import StorageError
@@ -32,14 +32,26 @@ def _ssh_dir(home):
 
 
 def _key(home):
-    """This store's key pair (private key path), made once."""
-    key = os.path.join(_ssh_dir(home), KEY)
-    if not os.path.exists(key):
-        status, _, err = run_here(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                                   "zstack-cli", "-f", key])
-        if status != 0:
-            raise StorageError(msg("cannot make an ssh key in {path}: {error}", path=key,
-                                   error=err.strip() or status))
+    """This store's key pair (private key path), made once: by one process at a
+    time (a lock), in a directory of its own first, so nobody reads half a pair."""
+    from ..storage.files import file_lock
+
+    directory = _ssh_dir(home)
+    key = os.path.join(directory, KEY)
+    with file_lock(os.path.join(directory, ".lock")):
+        if os.path.exists(key) and os.path.exists(key + ".pub"):
+            return key
+        import tempfile
+
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            made = os.path.join(tmp, KEY)
+            status, _, err = run_here(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                                       "zstack-cli", "-f", made])
+            if status != 0:
+                raise StorageError(msg("cannot make an ssh key in {path}: {error}", path=key,
+                                       error=err.strip() or status))
+            os.replace(made + ".pub", key + ".pub")
+            os.replace(made, key)
     return key
 
 
@@ -48,8 +60,13 @@ def _wrapper(home):
     directory = _ssh_dir(home)
     path = os.path.join(directory, "ssh")
     known = os.path.join(directory, "known_hosts")
+    # ssh splits this option's value on blanks and expands % in it: quoted, %%.
+    # The user's own file comes second: a host whose key it knows otherwise is
+    # refused (a changed key), while new keys go to the first, this store's.
+    files = " ".join('"' + f.replace("%", "%%") + '"'
+                     for f in (known, os.path.expanduser("~/.ssh/known_hosts")))
     text = ("#!/bin/sh\n# zstack-cli: ssh with this store's known hosts (see backend/hostops/"
-            f"login.py)\nexec ssh -o UserKnownHostsFile={shlex.quote(known)} "
+            f"login.py)\nexec ssh -o {shlex.quote('UserKnownHostsFile=' + files)} "
             "-o StrictHostKeyChecking=accept-new \"$@\"\n")
     try:
         with open(path) as f:
@@ -68,8 +85,9 @@ def _wrapper(home):
 def _with_params(uri, **params):
     parts = urlsplit(uri)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k not in params]
+    # %20 for a blank, never '+': libvirt decodes %XX only.
     return urlunsplit(parts._replace(query=urlencode(query + list(params.items()),
-                                                      safe="/")))
+                                                      safe="/", quote_via=quote)))
 
 
 def _works(uri):
@@ -84,11 +102,15 @@ def ensure_key_login(home, uri, password):
     status, _, err = _works(uri)
     if status == 0:
         return uri
+    if _key_changed(err):
+        # Never a password to a host whose key is not the one known for it.
+        raise StorageError(msg("cannot log in to {uri}: {reason}", uri=uri,
+                               reason=_last(err, status)))
     keyed = _with_params(uri, keyfile=_key(home), command=_wrapper(home))
     status, _, err = _works(keyed)
     if status == 0:
         return keyed
-    if not password:
+    if not password or _key_changed(err):
         raise StorageError(msg("cannot log in to {uri}: {reason}", uri=uri,
                                reason=_last(err, status)))
     _install_key(home, keyed, password)
@@ -107,10 +129,12 @@ def _install_key(home, uri, password):
     with open(_key(home) + ".pub") as f:
         public = f.read().strip()
     askpass = os.path.join(_ssh_dir(home), "askpass")
-    if not os.path.exists(askpass):
-        with open(askpass, "w") as f:
+    if not os.path.exists(askpass):          # written whole, then renamed: never run half
+        tmp = f"{askpass}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
             f.write('#!/bin/sh\nprintf \'%s\\n\' "$ZSTACK_SSH_PASSWORD"\n')
-        os.chmod(askpass, 0o700)
+        os.chmod(tmp, 0o700)
+        os.replace(tmp, askpass)
     # ssh takes the first value of an option: these come before the target's own.
     argv = [target.program, "-o", "BatchMode=no", "-o", "PubkeyAuthentication=no",
             "-o", "PreferredAuthentications=password,keyboard-interactive",
@@ -130,9 +154,17 @@ def _install_key(home, uri, password):
 
 
 # Reads the key from stdin; adds it unless the file has that very line already.
+# A file whose last line has no newline gets one first (else the key would join it).
 _APPEND = ('umask 077 && mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && read -r key && '
            '{ grep -qxF "$key" ~/.ssh/authorized_keys || '
-           'printf \'%s\\n\' "$key" >> ~/.ssh/authorized_keys; }')
+           '{ [ -z "$(tail -c 1 ~/.ssh/authorized_keys)" ] || echo >> ~/.ssh/authorized_keys; '
+           'printf \'%s\\n\' "$key" >> ~/.ssh/authorized_keys; }; }')
+
+
+def _key_changed(err):
+    """ssh refused the host because its key is not the one known for it."""
+    return "IDENTIFICATION HAS CHANGED" in err or "host key for" in err.lower() and \
+        "has changed" in err.lower()
 
 
 def _last(err, status):

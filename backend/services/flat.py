@@ -310,7 +310,8 @@ def remove_host(ctx, host):
 
 def refresh_vm(ctx, vm_uuid):
     """A tag the metadata shows changed on the VM: a remote host's documents of
-    it are rewritten (this machine's hosts read the records on each request)."""
+    it are rewritten (this machine's hosts read the records on each request).
+    Best effort: the tag is saved whether or not the host can be reached."""
     store = ctx.store
     vm = store.get("VmInstanceVO", vm_uuid)
     if vm is None or not vm["hostUuid"] or vm["state"] not in SERVED_STATES:
@@ -325,7 +326,7 @@ def refresh_vm(ctx, vm_uuid):
             try:
                 flat_documents.publish(ctx, host_access.ops(ctx, host), host["uuid"], l3_uuid,
                                        _server_dir(ctx, host, l3_uuid, True), wanted, macs)
-            except StorageError as e:
-                raise operr(msg("the Flat DHCP server of L3 network[uuid:{l3_uuid}] on "
-                                "host[uuid:{host_uuid}] failed: {error}",
-                                l3_uuid=l3_uuid, host_uuid=host["uuid"], error=e)) from None
+            except StorageError:
+                # The tag is saved; a host out of reach gets the VM's documents whole with
+                # its next sync (this process's next one for the L3 is a full one).
+                _SYNCED.discard(_state_dir(ctx, host["uuid"], l3_uuid))

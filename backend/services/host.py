@@ -14,11 +14,15 @@ def add_kvm_host(ctx, p):
     cluster = store.get("ClusterVO", p["clusterUuid"])
     uri = p.get("libvirtUri") or hypervisor.default_uri(p["managementIp"], p["username"],
                                                          p["sshPort"])
-    uri = _key_login(ctx, p, uri)
-    if store.row("SELECT 1 FROM HostVO WHERE managementIp = ? AND libvirtUri = ?",
-                 (p["managementIp"], uri)) and not uri.startswith("test:"):
+    # The same URI, or it with the key parameters a password login adds (_key_login):
+    # checked before that login touches the host.
+    if store.row("SELECT 1 FROM HostVO WHERE managementIp = ? AND (libvirtUri = ? OR "
+                 "libvirtUri LIKE ? ESCAPE '\\' OR libvirtUri LIKE ? ESCAPE '\\')",
+                 (p["managementIp"], uri, _like_prefix(uri) + "?%", _like_prefix(uri) + "&%")) \
+            and not uri.startswith("test:"):
         raise argerr(msg("a host with managementIp[{managementIp}] and libvirtUri[{uri}] already "
                          "exists", managementIp=p['managementIp'], uri=uri))
+    uri = _key_login(ctx, p, uri)
     row = {"name": p["name"], "description": p.get("description"),
            "zoneUuid": cluster["zoneUuid"], "clusterUuid": cluster["uuid"],
            "managementIp": p["managementIp"], "hypervisorType": "KVM", "state": "Enabled",
@@ -39,6 +43,10 @@ def add_kvm_host(ctx, p):
         _forget(ctx, host["uuid"])
         raise
     return common.inventory(ctx, "HostVO", host["uuid"])
+
+
+def _like_prefix(text):
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _key_login(ctx, p, uri):

@@ -205,6 +205,8 @@ def test_a_deleted_home_leaves_no_dhcp_server_running(tmp_path, cli):
                                  open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0]
                                  != "Z" for p in served + supervisors), 10,
                  "its DHCP server, metadata server and supervisor to stop")
+        # and what the simulated hosts' polls may have made again under it goes too
+        wait_for(lambda: not home.exists(), 10, "the deleted home to stay deleted")
     finally:
         for ns in ours():
             for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():

@@ -309,3 +309,49 @@ def test_a_host_without_qemu_img_is_refused_when_its_storage_is_prepared(tmp_pat
     with pytest.raises(StorageError, match="qemu-img is not installed on the host"):
         HostOps().prepare_root(str(tmp_path / "ps"))
     assert not (tmp_path / "ps").exists()
+
+
+def test_the_store_key_is_made_once_by_concurrent_processes(tmp_path):
+    import multiprocessing
+
+    from backend.hostops import login
+
+    home = str(tmp_path / "home with space")
+    with multiprocessing.get_context("fork").Pool(6) as pool:
+        keys = pool.map(login._key, [home] * 6)
+    assert set(keys) == {os.path.join(home, "ssh", login.KEY)}
+    public = open(keys[0] + ".pub").read()
+    assert public.startswith("ssh-ed25519 ") and os.stat(keys[0]).st_mode & 0o077 == 0
+    assert sorted(os.listdir(os.path.join(home, "ssh"))) == [".lock", login.KEY,
+                                                              login.KEY + ".pub"]
+
+
+def test_the_keyed_uri_and_wrapper_survive_blanks_and_percent(tmp_path):
+    from urllib.parse import unquote
+
+    from backend.hostops import login
+
+    home = str(tmp_path / "my home %d")
+    uri = login._with_params("qemu+ssh://root@10.0.0.5/system", keyfile=login._key(home),
+                             command=login._wrapper(home))
+    assert "+" not in uri.split("?", 1)[1] and "%20" in uri     # libvirt decodes %XX only
+    assert SshTarget.from_uri(uri).keyfile == login._key(home)
+    assert unquote(uri.split("keyfile=")[1].split("&")[0]) == login._key(home)
+    # ssh reads the wrapper's known-hosts option as the files meant: quoted, % doubled.
+    out = subprocess.run([login._wrapper(home), "-G", "10.0.0.5"], capture_output=True,
+                         text=True)
+    line = next(x for x in out.stdout.splitlines() if x.startswith("userknownhostsfile "))
+    assert os.path.join(home, "ssh", "known_hosts").replace(" ", "") in line.replace(" ", "")
+
+
+def test_a_key_is_appended_on_a_line_of_its_own_once(tmp_path):
+    from backend.hostops import login
+
+    (tmp_path / ".ssh").mkdir()
+    keys = tmp_path / ".ssh" / "authorized_keys"
+    keys.write_text("ssh-ed25519 AAAAother other@host")          # no newline at the end
+    for _ in range(2):
+        subprocess.run(["sh", "-c", login._APPEND], input="ssh-ed25519 AAAAmine zstack-cli\n",
+                       text=True, check=True, env=dict(os.environ, HOME=str(tmp_path)))
+    assert keys.read_text().splitlines() == ["ssh-ed25519 AAAAother other@host",
+                                             "ssh-ed25519 AAAAmine zstack-cli"]
