@@ -116,6 +116,8 @@ def test_a_remote_host_keeps_its_vms_files_on_itself(cloud, remote):
 def test_a_remote_host_out_of_reach_is_a_one_line_error(cloud, remote):
     zs, ids = cloud.zs, cloud.ids
     cloud.build(second_uri=remote.uri)
+    vm = cloud.domain()
+    assert cloud.create_vm(f"hostUuid={ids['host2']}", vm=vm)["state"] == "Running"
     os.kill(remote.pids()["sshd"][0], signal.SIGTERM)       # ssh to it is refused now
     err = zs("CreateVmInstance", "name=rem-unreachable", f"instanceOfferingUuid={ids['offering']}",
              f"imageUuid={ids['image']}", f"l3NetworkUuids={ids['l3']}",
@@ -123,6 +125,11 @@ def test_a_remote_host_out_of_reach_is_a_one_line_error(cloud, remote):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "127.0.0.2" in lines[0], err
     assert zs("QueryVmInstance", "name=rem-unreachable")["inventories"] == []
+    # ReconnectHost finds it out of reach: Disconnected, and its VM Unknown.
+    err = zs("ReconnectHost", f"uuid={ids['host2']}", expect=3)
+    assert len(err.strip().splitlines()) == 1 and ids["host2"] in err, err
+    assert zs("QueryHost", f"uuid={ids['host2']}")["inventories"][0]["status"] == "Disconnected"
+    assert zs("QueryVmInstance", f"uuid={vm}")["inventories"][0]["state"] == "Unknown"
 
 
 @pytest.fixture
