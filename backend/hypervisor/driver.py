@@ -2,23 +2,21 @@
 
 Every method names domains by VM uuid and either succeeds or raises
 HypervisorError / HostUnreachable with a one-line message; a libvirtError
-never escapes. Connections are cached per process and URI (opening one over
-ssh costs a round of key exchange), reopened after a fork or when libvirt says
-the connection is gone, and shared by threads (libvirt connections are
-thread-safe; only the cache itself needs a lock).
+never escapes. Its connections come from connections.py (cached per process
+and URI); ``close_all``, ``describe``, ``is_connection_lost`` and
+``open_connection`` are that module's, named here too for the host agent.
 """
 
 import contextlib
 import os
 import re
-import socket
-import threading
 import time
-import urllib.parse
 import xml.etree.ElementTree as ET
 
 import libvirt
 
+from .connections import (_daemon_pid, _is_local_uri, _socket_of, acquire, close_all,  # noqa: F401
+                          describe, forget, is_connection_lost, open_connection)
 from .domain import find_drive, media_path, set_media
 from ..i18n import msg
 from .errors import HostUnreachable, HypervisorError
@@ -49,40 +47,6 @@ _UNDEFINE_ALL = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                  | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
                  | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
                  | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
-SSH_CONNECT_TIMEOUT = 10      # seconds; ssh itself waits minutes for a dead address
-
-_POOL = {}                    # uri -> (pid, virConnect)
-_POOL_LOCK = threading.Lock()
-
-
-def describe(error):
-    """A libvirtError (or any exception) as one line."""
-    if isinstance(error, libvirt.libvirtError):
-        text = error.get_error_message() or str(error)
-    else:
-        text = str(error) or type(error).__name__
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return "; ".join(lines)[:1000]
-
-
-def is_connection_lost(error):
-    """True when a libvirtError means the connection, not the operation, failed."""
-    return (error.get_error_domain() == libvirt.VIR_FROM_RPC
-            or error.get_error_code() in (libvirt.VIR_ERR_NO_CONNECT,
-                                          libvirt.VIR_ERR_INVALID_CONN))
-
-
-def close_all():
-    """Close this process's cached connections (tests, daemon shutdown)."""
-    with _POOL_LOCK:
-        conns = list(_POOL.values())
-        _POOL.clear()
-    for pid, conn in conns:
-        if pid == os.getpid():
-            with contextlib.suppress(libvirt.libvirtError):
-                conn.close()
-
-
 def _retry_tray(action, seconds=20.0):
     """QEMU refuses a media change while the tray is closed and locked ("Tray of
     device ... is not open"): it asks the guest to open it, and the guest (or
@@ -344,25 +308,10 @@ class HostDriver:
                                       what=what, error=describe(e))) from None
 
     def _acquire(self):
-        with _POOL_LOCK:
-            pid, conn = _POOL.get(self.uri, (None, None))
-            if conn is not None and pid == os.getpid():
-                try:
-                    if conn.isAlive():
-                        return conn
-                except libvirt.libvirtError:
-                    pass
-                _POOL.pop(self.uri, None)
-            conn = open_connection(self.uri)
-            _POOL[self.uri] = (os.getpid(), conn)
-            return conn
+        return acquire(self.uri)
 
     def _forget(self, conn):
-        with _POOL_LOCK:
-            if _POOL.get(self.uri, (None, None))[1] is conn:
-                del _POOL[self.uri]
-        with contextlib.suppress(libvirt.libvirtError):
-            conn.close()
+        forget(self.uri, conn)
 
     @staticmethod
     def _lookup(conn, name):
@@ -391,58 +340,6 @@ def domain_states(conn):
             if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
                 raise
     return result
-
-
-def open_connection(uri):
-    """libvirt.open that neither prompts nor hangs on a dead ssh address."""
-    parsed = urllib.parse.urlsplit(uri)
-    if "+ssh" in parsed.scheme:
-        _probe_ssh(parsed)
-        if "no_tty=" not in parsed.query:
-            # ssh must never ask for a password on the user's terminal.
-            uri += ("&" if parsed.query else "?") + "no_tty=1"
-    try:
-        return libvirt.open(uri)
-    except libvirt.libvirtError as e:
-        raise HostUnreachable(msg("cannot connect to {uri}: {error}",
-                                  uri=uri, error=describe(e))) from None
-
-
-def _probe_ssh(parsed):
-    host, port = parsed.hostname, parsed.port or 22
-    try:
-        socket.create_connection((host, port), timeout=SSH_CONNECT_TIMEOUT).close()
-    except OSError as e:
-        raise HostUnreachable(msg("cannot connect to {host}:{port} (ssh): {error}",
-                                  host=host, port=port, error=e.strerror or e)) from None
-
-
-def _socket_of(uri):
-    """The ``socket=`` of a local URI (qemu:///system?socket=/run/x/libvirt-sock)."""
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
-    found = query.get("socket")
-    return found[0] if found else None
-
-
-def _daemon_pid(socket_path, uri):
-    """The pid of the process listening on a unix socket (SO_PEERCRED)."""
-    import struct
-
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(socket_path)
-            pid, _, _ = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                         struct.calcsize("3i")))
-    except OSError as e:
-        raise HostUnreachable(msg("cannot reach the libvirtd of {uri}: {error}",
-                                  uri=uri, error=describe(e))) from None
-    return pid
-
-
-def _is_local_uri(uri):
-    parsed = urllib.parse.urlsplit(uri)
-    return not parsed.hostname and "+" not in parsed.scheme
 
 
 def _affect(dom, live):
