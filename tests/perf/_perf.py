@@ -237,6 +237,33 @@ def machine_busy(seconds=0.5):
     return (1 - (idle1 - idle0) / total) if total else None
 
 
+def with_system_libvirtd(label, measure):
+    """Run ``measure()`` with the machine's libvirtd up, started as the integration
+    fixture starts it and stopped afterwards only if started here; one ``[SKIP]``
+    line saying why when it can not be (not root, not installed, does not start)."""
+    from tests.integration import system_libvirtd as daemon
+
+    why = daemon.unavailable()
+    if why:
+        print(f"[SKIP] {label}: {why}", flush=True)
+        return
+    kvm = daemon.prepare()
+    started = []
+    try:
+        try:
+            daemon.start_daemons(started)
+        except (daemon.DaemonError, subprocess.CalledProcessError) as e:
+            print(f"[SKIP] {label}: the libvirtd does not start: {e}", flush=True)
+            return
+        measure()
+    finally:
+        from backend.hypervisor.driver import close_all
+
+        close_all()
+        daemon.stop_daemons(started)
+        daemon.restore_kvm(kvm)
+
+
 def heading(text):
     print(f"\n=== {text} " + "=" * max(0, 70 - len(text)), flush=True)
     busy = machine_busy()

@@ -75,27 +75,10 @@ def record(records, what, latencies, rss_kib, more="", measure="change -> databa
 # -- 1. the real libvirtd ------------------------------------------------------------------------
 
 def bench_real(records):
-    from tests.integration import system_libvirtd as daemon
-
-    why = daemon.unavailable() or (None if CLI else "zstack-cli is not installed")
-    if why:
-        print(f"[SKIP] real libvirtd: {why}", flush=True)
+    if not CLI:
+        print("[SKIP] real libvirtd: zstack-cli is not installed", flush=True)
         return
-    kvm = daemon.prepare()
-    started = []
-    try:
-        try:
-            daemon.start_daemons(started)
-        except (daemon.DaemonError, subprocess.CalledProcessError) as e:
-            print(f"[SKIP] real libvirtd: it does not start: {e}", flush=True)
-            return
-        _real_changes(records)
-    finally:
-        from backend.hypervisor.driver import close_all
-
-        close_all()
-        daemon.stop_daemons(started)
-        daemon.restore_kvm(kvm)
+    _perf.with_system_libvirtd("real libvirtd", lambda: _real_changes(records))
 
 
 def _real_changes(records):

@@ -24,7 +24,6 @@ Everything made is removed afterwards. About half a minute.
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -122,27 +121,7 @@ def run():
     if not os.path.exists("/usr/sbin/sshd"):
         print("[SKIP] remote host: sshd is not installed (bootstrap.sh installs it)", flush=True)
         return records
-    from tests.integration import system_libvirtd as daemon
-
-    why = daemon.unavailable()
-    if why:
-        print(f"[SKIP] remote host: {why}", flush=True)
-        return records
-    kvm = daemon.prepare()
-    started = []
-    try:
-        try:
-            daemon.start_daemons(started)
-        except (daemon.DaemonError, subprocess.CalledProcessError) as e:
-            print(f"[SKIP] remote host: the libvirtd does not start: {e}", flush=True)
-            return records
-        _measure(records)
-    finally:
-        from backend.hypervisor.driver import close_all
-
-        close_all()
-        daemon.stop_daemons(started)
-        daemon.restore_kvm(kvm)
+    _perf.with_system_libvirtd("remote host", lambda: _measure(records))
     return records
 
 
