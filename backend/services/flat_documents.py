@@ -10,8 +10,6 @@ made final here (a #cloud-config generated for keys and a password), so the
 host needs nothing but the standard library to serve it.
 """
 
-from . import metadata
-
 METADATA_ADDRESS = "169.254.169.254"
 # The tags whose values the metadata shows.
 SHOWN_TAGS = ("userdata::", "sshkey::", "rootPassword::", "hostname::")
@@ -33,7 +31,10 @@ def command(host_uuid, l3_uuid, server_dir, server_ip):
 
 
 def _documents(ctx, host_uuid, l3_uuid, ips):
+    # Here, not at the top: services.metadata imports yaml, which only a remote
+    # host's documents need (flat.py, which imports this, is on every VM's path).
     from ..network.flat.documents import document
+    from . import metadata
 
     docs = {}
     for ip in ips:
