@@ -20,7 +20,11 @@ from tests.integration.realhost import domstate
 from tests.integration.remotehost import RemoteHost
 from tests.waiting import wait_for
 
-pytestmark = pytest.mark.integration
+# Every test here needs the stand-in remote host's sshd.
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not os.path.exists("/usr/sbin/sshd"),
+                                 reason="sshd is not installed (scripts/bootstrap.sh installs "
+                                        "openssh-server)")]
 
 
 @pytest.fixture
@@ -31,8 +35,6 @@ def cloud(libvirtd, cli):
 
 @pytest.fixture
 def remote(cloud):
-    if not os.path.exists("/usr/sbin/sshd"):
-        pytest.skip("sshd is not installed (scripts/bootstrap.sh installs openssh-server)")
     with RemoteHost(cloud.ps, address="127.0.0.2") as host:
         yield host
 
@@ -142,8 +144,6 @@ def test_the_host_agent_follows_a_remote_hosts_domains(agent_cloud, cli):
     """The host agent listens to the remote libvirtd's events over ssh: a domain
     destroyed or started behind the cloud's back there shows in the database."""
     cloud = agent_cloud
-    if not os.path.exists("/usr/sbin/sshd"):
-        pytest.skip("sshd is not installed (scripts/bootstrap.sh installs openssh-server)")
     zs, ids = cloud.zs, cloud.ids
     with RemoteHost(cloud.ps, address="127.0.0.2") as remote:
         cloud.build(second_uri=remote.uri)
@@ -183,8 +183,6 @@ def test_flat_dhcp_on_a_remote_host(flat_cloud):
     from tests.integration.test_flat_real_host import fetch, lease, plug
 
     cloud = flat_cloud
-    if not os.path.exists("/usr/sbin/sshd"):
-        pytest.skip("sshd is not installed (scripts/bootstrap.sh installs openssh-server)")
     zs, ids = cloud.zs, cloud.ids
     with RemoteHost(cloud.ps, address="127.0.0.2") as remote:
         cloud.build(second_uri=remote.uri)
@@ -246,8 +244,6 @@ def test_a_remote_host_added_the_zstack_way_with_its_password(libvirtd, cli):
     password, sshPort, no libvirtUri of ours. The password logs in once to put
     this store's key on the host; from then on libvirt and the host's agent log
     in with that key, through a wrapper that keeps this store's known hosts."""
-    if not os.path.exists("/usr/sbin/sshd"):
-        pytest.skip("sshd is not installed (scripts/bootstrap.sh installs openssh-server)")
     with RealCloud(cli, net="10.247.0", tag="remp") as cloud, \
             RemoteHost(cloud.ps, address="127.0.0.2", password="s3cret pass") as remote:
         cloud.build()
