@@ -47,9 +47,14 @@ class Context:
 class Backend:
     """One embedded backend over one ``$ZSTACK_HOME``."""
 
-    def __init__(self, home=None, require_session=False):
+    def __init__(self, home=None, require_session=False, write_behind=False):
         self.home = home or default_home()
         self.require_session = require_session
+        # A shell session (not a one-shot command) lets work that follows a reply
+        # run behind it (after_reply); warnings collects what such work reports.
+        self.write_behind = write_behind
+        self.warnings = []
+        self._behind = []
         self._store = None
         self._ready = False
 
@@ -98,6 +103,8 @@ class Backend:
         module, _, function = api.handler.partition(":")
         handler = getattr(importlib.import_module(f"{__package__}.services.{module}"), function)
         ctx = Context(self, session, api, progress)
+        if not api.query:
+            self.wait_behind()
         if not api.query and self.store.value(
                 "SELECT EXISTS (SELECT 1 FROM LocalStorageMigrationVO WHERE stage != 'recovered')"):
             # A volume migration whose process died left a volume Migrating (and maybe
@@ -119,7 +126,45 @@ class Backend:
         except OSError:
             pass
 
+    def after_reply(self, ctx, work):
+        """Run ``work(ctx)``: now, or in a shell session in a thread of its own with
+        a store connection of its own, the reply going out meanwhile. The next call
+        that changes anything, and close(), wait for it; what it fails with is
+        kept in ``warnings`` (in the background) or raised (now)."""
+        if not self.write_behind:
+            work(ctx)
+            return
+        import threading
+
+        def run():
+            own = Backend(self.home, self.require_session)
+            try:
+                work(Context(own, ctx.session, ctx.api))
+            except ApiError as e:
+                self.warnings.append(e.to_reply()["details"])
+            except Exception as e:      # noqa: BLE001 - a thread has nobody else to tell
+                own._log_failure(ctx.api.name if ctx.api else "after_reply")
+                self.warnings.append(render(msg("internal error in {name}: {error_type}: "
+                                                "{error}", name=ctx.api.name if ctx.api else "",
+                                                error_type=type(e).__name__, error=e)))
+            finally:
+                own.close()
+        thread = threading.Thread(target=run, name="after-reply")
+        self._behind.append(thread)
+        thread.start()
+
+    def wait_behind(self):
+        """Wait for the work still running after earlier replies (after_reply)."""
+        while self._behind:
+            self._behind[0].join()      # (removed only once done: Ctrl-C may cut the wait)
+            self._behind.pop(0)
+
+    def take_warnings(self):
+        found, self.warnings = self.warnings, []
+        return found
+
     def close(self):
+        self.wait_behind()
         if self._store is not None:
             self._store.close()
 

@@ -15,6 +15,9 @@ class Client:
         from backend.api import default_home
 
         self.home = home or default_home()
+        # The interactive shell lets a command's last steps (a migrated volume's
+        # landing) run behind its reply: the next prompt comes sooner.
+        self.write_behind = False
         self._backend = None
         self._session = None
         self._session_loaded = False
@@ -25,7 +28,7 @@ class Client:
         if self._backend is None:
             from backend.api import Backend
 
-            self._backend = Backend(self.home)
+            self._backend = Backend(self.home, write_behind=self.write_behind)
         return self._backend
 
     # -- the stored session ----------------------------------------------------
@@ -80,6 +83,14 @@ class Client:
             self.session_dropped = True
         return reply
 
+    def take_warnings(self):
+        """What work behind earlier replies reported (Backend.after_reply)."""
+        return self._backend.take_warnings() if self._backend is not None else []
+
     def close(self):
-        if self._backend is not None:
-            self._backend.close()
+        """Close the backend (waiting for work behind replies); its warnings."""
+        backend, self._backend = self._backend, None
+        if backend is None:
+            return []
+        backend.close()
+        return backend.take_warnings()

@@ -72,7 +72,12 @@ def _main(argv):
         if sys.stdin.isatty():
             from .repl import run_repl
 
-            return run_repl(client, args.output)
+            client.write_behind = True
+            code = run_repl(client, args.output)
+            warnings = client.close()       # waits for what runs behind the last replies
+            for warning in warnings:
+                write_error(warning)
+            return status.API_ERROR if warnings and code == status.OK else code
         runner = Runner(client, args.output, batch=True)
         return runner.run_stream(_stdin(), args.keep_going)
     finally:

@@ -63,6 +63,8 @@ class Runner:
             reply = self.client.call(api.name, params, bar)
         finally:
             bar.close()
+        for warning in self.client.take_warnings():     # from behind an earlier reply
+            write_error(warning, colour=self.colour or None)
         self.results.append((api.name, reply))
         if not reply.get("success"):
             write_error(format_api_error(api.name, reply.get("error", {})),

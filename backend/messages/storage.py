@@ -90,4 +90,9 @@ ZH = {
         "云盘[uuid:{volume_uuid}]正在被另一个进程迁移",
     "copy {n}/{total}": "复制 {n}/{total}",
     "copy the image cache": "复制镜像缓存",
+    "the copy of the volume[uuid:{volume}] on the host[uuid:{dst}] failed its check from the "
+    "disk: {error}; it stays on the host[uuid:{src}]":
+        "云盘[uuid:{volume}]在物理机[uuid:{dst}]上的副本未通过从磁盘读回的校验：{error}；"
+        "云盘仍留在物理机[uuid:{src}]上",
+    "the host is no longer in the cloud": "该物理机已不在云中",
 }

@@ -15,7 +15,6 @@ ZH = {
     "cannot create {path}: {error}": "无法创建 {path}：{error}",
     "cannot create {path}: the file already exists": "无法创建 {path}：文件已存在",
     "cannot write {path}: {error}": "无法写入 {path}：{error}",
-    "cannot write {path}": "无法写入 {path}",
     "cannot read {path}: {error}": "无法读取 {path}：{error}",
     "cannot read {path}": "无法读取 {path}",
     "cannot read {path}: it shrank while being read": "无法读取 {path}：文件在读取过程中变小了",
@@ -104,6 +103,8 @@ ZH = {
     # transfer.py
     "{what}: {error}": "{what}：{error}",
     "cannot copy {source} to {target}: {error}": "无法将 {source} 复制到 {target}：{error}",
+    "the copy of {source} does not read back as written (at byte {offset})":
+        "{source} 的副本读回的内容与写入的不一致（在第 {offset} 字节处）",
     "{command} is not installed on this machine": "本机未安装 {command}",
     "{command} did not finish within {timeout} s": "{command} 未能在 {timeout} 秒内完成",
     "cannot {what} on {address}: {reason}": "无法在 {address} 上{what}：{reason}",

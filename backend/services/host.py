@@ -149,7 +149,8 @@ def remove_host(ctx, uuid, mode):
     if store.get("HostVO", uuid) is None:
         return None
     moving = store.value("SELECT volumeUuid FROM LocalStorageMigrationVO WHERE stage IN "
-                         "('copying', 'switched') AND (srcHostUuid = ?1 OR dstHostUuid = ?1)",
+                         "('copying', 'landing', 'switched') AND (srcHostUuid = ?1 OR "
+                         "dstHostUuid = ?1)",
                          (uuid,))
     if moving:
         raise operr(msg("host[uuid:{uuid}] is an end of the migration of the volume"

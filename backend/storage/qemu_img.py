@@ -57,8 +57,9 @@ def info(path, chain=True, force_share=True, fmt=None):
     """What qemu-img knows of an image.
 
     Returns {"format", "virtualSize", "actualSize", "backingFile",
-    "backingFormat", "backingChain"}: ``backingFile`` is the absolute path of
-    the direct backing file (None without one); ``backingChain`` lists every
+    "backingName", "backingFormat", "backingChain"}: ``backingFile`` is the
+    absolute path of the direct backing file (None without one), ``backingName``
+    the name the header gives it (relative or absolute); ``backingChain`` lists every
     backing file below the image, nearest first (the image itself excluded),
     all of which must exist. ``chain=False`` reads only the image's own
     header (backingChain is then just [backingFile] or []), which works even
@@ -95,6 +96,7 @@ def info(path, chain=True, force_share=True, fmt=None):
         "virtualSize": top.get("virtual-size"),
         "actualSize": top.get("actual-size"),
         "backingFile": backing,
+        "backingName": top.get("backing-filename") if backing else None,
         "backingFormat": top.get("backing-filename-format") if backing else None,
         "backingChain": backing_chain,
         "formatSpecific": (top.get("format-specific") or {}).get("data") or {},

@@ -8,7 +8,8 @@ reached over ssh), and the copies that involve one:
   remote host's libvirt URI.
 
 Checksums of remote files are sha256 (sha256sum there), so a copy involving a
-remote host is checked with sha256 on both sides (``SHA256`` prefixed).
+remote host is checked with sha256 on both sides (``SHA256`` prefixed) before
+its source is deleted.
 """
 
 import json
@@ -16,7 +17,7 @@ import os
 import shlex
 
 from ..i18n import msg
-from . import StorageError, files, qemu_img
+from . import StorageError, qemu_img
 from .files import SHA256
 from .ssh import BASE_OPTIONS, run_here
 
@@ -66,17 +67,20 @@ class SshFiles:
                                    address=self.address, logical=logical))
         name = top.get("full-backing-filename") or top.get("backing-filename")
         if not name:
-            return None, None
-        return os.path.normpath(os.path.join(os.path.dirname(logical), name)), \
-            top.get("backing-filename-format") or "qcow2"
+            return None, None, True
+        return (os.path.normpath(os.path.join(os.path.dirname(logical), name)),
+                top.get("backing-filename-format") or "qcow2",
+                not os.path.isabs(top.get("backing-filename") or name))
 
-    def digest(self, logical):
+    def digest(self, logical, kind="sha256"):
         out = self.run("sha256sum", "--", logical, what=msg("checksum {logical}", logical=logical))
         return SHA256 + out.split()[0] if out.split() else ""
 
-    def durable_digest(self, logical, like=None):
-        out = self.run("sh", "-c", 'sync -- "$1" && sha256sum -- "$1"', "digest", logical,
-                       what=msg("checksum {logical}", logical=logical))
+    def durable_digest(self, logical, kind="sha256"):
+        """Flush the file and its directory entry there, then its sha256 (a remote
+        host makes no other kind: ``kind`` is always sha256)."""
+        out = self.run("sh", "-c", 'sync -- "$1" "$(dirname -- "$1")" && sha256sum -- "$1"',
+                       "digest", logical, what=msg("checksum {logical}", logical=logical))
         return SHA256 + out.split()[0] if out.split() else ""
 
     def rebase(self, logical, backing, fmt):
@@ -86,8 +90,8 @@ class SshFiles:
                                                                       path=logical))
 
     def publish(self, tmp, final):
-        self.run("sh", "-c", 'sync -- "$1" && mv -f -T -- "$1" "$2" && sync -- "$(dirname "$2")"',
-                 "publish", tmp, final, what=msg("write {final}", final=final))
+        """Rename ``tmp`` to ``final`` (made durable later, by durable_digest)."""
+        self.run("mv", "-f", "-T", "--", tmp, final, what=msg("write {final}", final=final))
 
     def remove(self, logical):
         self.run("sh", "-c", 'rm -f -- "$1"; case "$(basename "$(dirname "$1")")" in '
@@ -102,8 +106,8 @@ class SshFiles:
 
 def copy_remote(src, logical, dst, tmp, progress=None):
     """rsync run on the source host pushes the file to ``tmp`` on the destination
-    (sparse, whole file, making its directory); returns the source's sha256, read
-    there. Needs the source host to log in to the destination as root by key, as
+    (sparse, whole file, making its directory; rsync checks what it wrote against
+    the sender's whole-file checksum). Needs the source host to log in to the destination as root by key, as
     ZStack's own hosts do."""
     port = ["-p", str(dst.target.port)] if dst.target.port else []
     src.run("rsync", "--sparse", "--whole-file", "--mkpath", "--protect-args",
@@ -112,7 +116,6 @@ def copy_remote(src, logical, dst, tmp, progress=None):
             what=msg("copy {logical} to {address}", logical=logical, address=dst.address))
     if progress:
         progress(1, 1)
-    return src.digest(logical)
 
 
 def _rsync_here(source, target, remote, what):
@@ -126,23 +129,20 @@ def _rsync_here(source, target, remote, what):
 
 
 def copy_push(src, logical, dst, tmp, progress=None):
-    """This machine's file to ``tmp`` on a remote host; the source's sha256."""
+    """This machine's file to ``tmp`` on a remote host."""
     real = src.path(logical)
-    digest = SHA256 + files.sha256(real)
     _rsync_here(real, f"{dst.target.rsync_login}:{tmp}", dst,
                 msg("copy {logical} to {address}", logical=logical, address=dst.address))
     if progress:
         progress(1, 1)
-    return digest
 
 
 def copy_pull(src, logical, dst, tmp, progress=None):
-    """A remote host's file to ``tmp`` here; the source's sha256 (read there)."""
+    """A remote host's file to ``tmp`` here."""
     _rsync_here(f"{src.target.rsync_login}:{logical}", dst.path(tmp), src,
                 msg("copy {logical} from {address}", logical=logical, address=src.address))
     if progress:
         progress(1, 1)
-    return src.digest(logical)
 
 
 def copy(src, logical, dst, tmp, progress=None):

@@ -99,3 +99,36 @@ def test_a_batch_migrates_and_the_terminal_shows_progress(cloud):
     assert child.exitstatus == 0
     assert cloud("QueryLocalStorageResourceRef", f"resourceUuid={DATA}",
                  "fields=hostUuid")["inventories"] == [{"hostUuid": HOST2}]
+
+
+def test_the_cold_migration_typed_in_the_interactive_shell(cloud):
+    """In the interactive shell the reply comes once the copy is checked and
+    switched; its landing (flush, check from the disk, the source deleted) runs
+    behind it. The next command waits for it, and so does the shell's exit."""
+    from pathlib import Path
+
+    from tests.e2e.test_repl_pty import Shell
+
+    root = root_of(cloud, VM1)
+    sh = Shell(cloud.cli, Path(cloud.env["ZSTACK_HOME"]))
+    try:
+        sh.prompt()
+        sh.run(f"StopVmInstance uuid={VM1}", '"state": "Stopped"')
+        sh.run(f"DetachDataVolumeFromVm uuid={DATA}", '"vmInstanceUuid": null')
+        sh.run(f"LocalStorageMigrateVolume volumeUuid={root} destHostUuid={HOST2}",
+               f'"hostUuid": "{HOST2}"')
+        sh.run(f"StartVmInstance uuid={VM1}", '"state": "Running"')
+        assert f'"hostUuid": "{HOST2}"' in sh.screen[sh.pos - 3000:]
+        # The data volume moves too; Ctrl-D right after waits for its landing.
+        sh.run(f"LocalStorageMigrateVolume volumeUuid={DATA} destHostUuid={HOST2}",
+               f'"hostUuid": "{HOST2}"')
+        assert sh.quit() == 0
+    finally:
+        sh.kill()
+    volume = cloud("QueryVolume", f"uuid={DATA}")["inventories"][0]
+    assert volume["status"] == "Ready"
+    assert cloud("QueryLocalStorageResourceRef", f"resourceUuid={DATA}",
+                 "fields=hostUuid")["inventories"] == [{"hostUuid": HOST2}]
+    home = Path(cloud.env["ZSTACK_HOME"])
+    left = [p for p in home.rglob("*") if p.is_file() and DATA in p.name]
+    assert [p for p in left if HOST1 in str(p)] == [], left

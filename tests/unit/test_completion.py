@@ -430,6 +430,9 @@ def test_run_buffer_runs_each_pasted_statement(capsys):
             self.calls.append(params)
             return {"success": True, "inventory": {}}
 
+        def take_warnings(self):
+            return []
+
     client = FakeClient()
     runner = Runner(client)
     runner.run_buffer("CreateZone name=a\nCreateZone description='x\ny' name=b\n# note\n",

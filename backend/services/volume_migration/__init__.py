@@ -7,24 +7,31 @@ The steps, each safe to die in:
    which also reserves the bytes on the destination), mark the volume Migrating
    and a root volume's VM VolumeMigrating (nothing else may touch them meanwhile);
 2. copy: the destination's image cache is reused or made; every file of the
-   chain, oldest first, is written to a fixed temporary name there, its checksum
-   compared with the source's, re-pointed (``qemu-img rebase -u``) at its
-   destination backing file, made durable and renamed into place; then the
-   whole chain is opened on the destination (``qemu-img info --backing-chain``);
+   chain, oldest first, is written to a fixed temporary name there and checked
+   in transit (storage/transfer.py), re-pointed (``qemu-img rebase -u``) at its
+   destination backing file if its header names it by an absolute path, and
+   renamed into place; then the chain is opened on the destination;
 3. switch, in one transaction: the storage references, the VM's host and
-   cluster, the volume's status and the VM's state; the intent says 'switched';
-4. the source's files go, the VM's domain leaves the source host, the intent
+   cluster; the intent says 'landing' (the volume stays Migrating, the VM
+   VolumeMigrating);
+4. landing (landing.py): every file is flushed on the destination and its
+   checksum, read back from the disk, compared with the source's; then, in one
+   durable transaction, the volume's status and the VM's state come back and
+   the intent says 'switched';
+5. the source's files go, the VM's domain leaves the source host, the intent
    is deleted (and with it the reservation).
 
-Until the switch the source is the volume: a failure (or a process killed, found
-later by whoever takes the intent's lock) removes what was written on the
-destination and puts the states back, so the VM starts on its old host and a
-rerun starts over. After the switch a failure only leaves source files to
-delete, which the clean-up finishes.
+Until the landing's check has passed the source is untouched: a failure (or a
+process killed, found later by whoever takes the intent's lock) removes what
+was written on the destination, puts the records and states back, so the VM
+starts on its old host, and a rerun starts over. After it a failure only
+leaves source files to delete, which the clean-up finishes. In a shell session
+steps 4 and 5 run after the reply (Backend.after_reply), as cp leaves its
+copy's write-back to the kernel.
 
 The modules, each importing only those before it: ``rules`` (the checks and
-the plan), ``copying`` (step 2), ``intent`` (steps 1, 3 and 4, and the roll
-back), ``recovery`` (the volume's lock and what a dead process left); this one
+the plan), ``copying`` (step 2), ``intent`` (steps 1, 3 and 5, and the roll
+back), ``landing`` (step 4), ``recovery`` (the volume's lock and what a dead process left); this one
 holds the API. A test patches a step where it is defined: every caller
 reaches it through its module.
 """
@@ -34,7 +41,7 @@ from ...i18n import msg
 from ...errors import operr
 from ...storage import StorageError
 from ...store.query import inventories
-from . import copying, rules
+from . import copying, landing, rules
 from . import intent as intents
 from . import recovery
 from .recovery import guard, recover_all
@@ -46,16 +53,15 @@ __all__ = ["migrate_volume", "reference", "migrate_vm", "guard", "recover_all", 
 
 def migrate_volume(ctx, p):
     volume_uuid, dst_uuid = p["volumeUuid"], p["destHostUuid"]
-    with recovery._operation_lock(ctx, volume_uuid, wait=False):
+    with recovery._operation_lock(ctx, volume_uuid, wait=False) as held:
         recovery._recover(ctx, volume_uuid)
         if intents._rerun_of_finished(ctx, volume_uuid, dst_uuid):
             return reference(ctx, volume_uuid)
         plan = rules._check(ctx, volume_uuid, dst_uuid)
         intent = intents._begin(ctx, plan)
         try:
-            copying._copy_chain(ctx, plan, intent)
-            copying._verify_chain(plan)
-            intents._switch(ctx, intent)        # one transaction: all of it, or none of it
+            expected = copying._copy_chain(ctx, plan, intent)
+            intents._switch(ctx, intent, expected)      # one transaction: all of it, or none
         except BaseException as e:
             intents._roll_back(ctx, intent, plan["dst_files"])
             if isinstance(e, (StorageError, hypervisor.HypervisorError)):
@@ -65,8 +71,17 @@ def migrate_volume(ctx, p):
                                 volume_uuid=volume_uuid, dst_uuid=dst_uuid, error=e,
                                 src_host=plan['src_host']['uuid'])) from None
             raise
-        intents._finish(ctx, intent, plan["src_files"])
+        ctx.backend.after_reply(ctx, _landing(intent, plan, held.pass_on()))
     return reference(ctx, volume_uuid)
+
+
+def _landing(intent, plan, held):
+    def work(ctx):
+        try:
+            landing.land(ctx, intent, plan["src_files"], plan["dst_files"])
+        finally:
+            held.release()
+    return work
 
 
 def reference(ctx, volume_uuid):

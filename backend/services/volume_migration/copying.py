@@ -11,24 +11,32 @@ from ..imagecache import ensure_cache
 # -- 2. the copy ----------------------------------------------------------------------------------
 
 def _copy_chain(ctx, plan, intent):
-    """Oldest file first, so each file's new backing file is there before it."""
+    """Oldest file first, so each file's backing file is there before it.
+    Returns the checksums the landing must find for files whose header was
+    rewritten on the way ({logical path: checksum})."""
     src, dst = plan["src_files"], plan["dst_files"]
     moving = set(plan["paths"])
-    chain = []
+    chain = []                          # [(path, (backing, format, portable))], newest first
     path = plan["volume"]["installPath"]
     while path is not None and path in moving:
-        chain.append(path)
-        path, _ = src.backing(path)
+        chain.append((path, src.backing(path)))
+        path = chain[-1][1][0]
     base = path                         # an image cache (or nothing): not ours to move
-    if set(chain) != moving:
+    if {p for p, _ in chain} != moving:
         raise StorageError(msg("the backing chain of {path} does not hold exactly the volume "
                                "and its snapshots", path=plan['volume']['installPath']))
     if base is not None:
         _ensure_base(ctx, plan, base)
     _ensure_iso(ctx, plan)
     total = len(chain)
-    for n, logical in enumerate(reversed(chain), start=1):
-        copy_file(ctx, src, dst, logical, msg("copy {n}/{total}", n=n, total=total))
+    expected = {}
+    for n, (logical, backing) in enumerate(reversed(chain), start=1):
+        rewritten = copy_file(ctx, src, dst, logical, backing,
+                              msg("copy {n}/{total}", n=n, total=total))
+        if rewritten:
+            expected[logical] = rewritten
+    _verify_chain(dst, chain, base)
+    return expected
 
 
 def _ensure_base(ctx, plan, base):
@@ -53,17 +61,26 @@ def _ensure_base(ctx, plan, base):
 def _copy_orphan_cache(ctx, plan, cache):
     """The cache of an image deleted since (its volumes still rest on it) can not
     be made from backup storage: it is copied from the source like the chain,
-    checksum and all, and recorded for the destination."""
-    dst = plan["dst_host"]
+    made durable and checked from the disk at once (it is recorded for the
+    destination now, and outlives the migration), and recorded."""
+    src, dst = plan["src_files"], plan["dst_files"]
+    host = plan["dst_host"]
+    logical = cache["installPath"]
     if not ctx.store.row("SELECT 1 FROM ImageCacheVO WHERE primaryStorageUuid = ? AND "
                          "hostUuid = ? AND imageUuid = ?",
-                         (cache["primaryStorageUuid"], dst["uuid"], cache["imageUuid"])):
-        copy_file(ctx, plan["src_files"], plan["dst_files"], cache["installPath"],
-                  msg("copy the image cache"))
+                         (cache["primaryStorageUuid"], host["uuid"], cache["imageUuid"])):
+        copy_file(ctx, src, dst, logical, src.backing(logical), msg("copy the image cache"))
+        kind = transfer.digest_kind(src, dst)
+        found, digest = dst.durable_digest(logical, kind), src.digest(logical, kind)
+        if found != digest:
+            dst.remove(logical)
+            raise StorageError(msg("the copy of {logical} does not match the source (checksum "
+                                   "{found} instead of {digest})", logical=logical, found=found,
+                                   digest=digest))
         with ctx.store.transaction():
-            ctx.store.insert("ImageCacheVO", {**cache, "hostUuid": dst["uuid"],
+            ctx.store.insert("ImageCacheVO", {**cache, "hostUuid": host["uuid"],
                                               "createDate": now()})
-            recount_host_storage(ctx, cache["primaryStorageUuid"], dst["uuid"])
+            recount_host_storage(ctx, cache["primaryStorageUuid"], host["uuid"])
 
 
 def _ensure_iso(ctx, plan):
@@ -81,30 +98,31 @@ def _ensure_iso(ctx, plan):
         ensure_cache(ctx, image, plan["dst_host"], plan["ps"])
 
 
-def copy_file(ctx, src, dst, logical, label):
-    """One file: copy to the temporary name, compare checksums, re-point, publish."""
+def copy_file(ctx, src, dst, logical, backing, label):
+    """One file: copied to its temporary name (checked in transit), re-pointed if
+    its header names its backing file by an absolute path, renamed into place.
+    ``backing``: src.backing(logical). Returns the checksum the copy has after
+    such a rewrite (the source's no longer applies), else None."""
     tmp = transfer.temp_name(logical)
-    digest = transfer.copy(src, logical, dst, tmp,
-                           lambda done, total: ctx.progress(label, done, total))
-    verify_copy(dst, tmp, digest, logical)
-    backing, fmt = src.backing(logical)
-    if backing is not None:
-        dst.rebase(tmp, backing, fmt)
+    transfer.copy(src, logical, dst, tmp, lambda done, total: ctx.progress(label, done, total))
+    path, fmt, portable = backing
+    rewritten = None
+    if path is not None and not portable:
+        dst.rebase(tmp, path, fmt)
+        rewritten = dst.digest(tmp, transfer.digest_kind(src, dst))
     dst.publish(tmp, logical)
+    return rewritten
 
 
-def verify_copy(dst, tmp, digest, logical):
-    found = dst.durable_digest(tmp, like=digest)
-    if found != digest:
-        raise StorageError(msg("the copy of {logical} does not match the source (checksum {found} "
-                               "instead of {digest})", logical=logical, found=found, digest=digest))
-
-
-def _verify_chain(plan):
-    """The whole chain opens on the destination (every backing file is there)."""
-    dst = plan["dst_files"]
-    path = plan["volume"]["installPath"]
-    while path is not None:
-        if not dst.exists(path):
-            raise StorageError(msg("{path} is missing on the destination", path=path))
-        path, _ = dst.backing(path) if path in plan["paths"] else (None, None)
+def _verify_chain(dst, chain, base):
+    """The chain opens on the destination: every file is there, and each one
+    that has a backing file finds it (qemu-img reads the header there)."""
+    for logical, (backing, _, _) in chain:
+        if backing is None:
+            if not dst.exists(logical):
+                raise StorageError(msg("{path} is missing on the destination", path=logical))
+            continue
+        found, _, _ = dst.backing(logical)
+        if found != backing or not dst.exists(found):
+            raise StorageError(msg("{path} is missing on the destination",
+                                   path=found or backing))

@@ -14,6 +14,8 @@ from .. import hosts
 from ..capacity import recount_host_storage
 from . import rules
 
+VM_PLACE = ("hostUuid", "lastHostUuid", "clusterUuid", "zoneUuid")
+
 # -- 1. the intent --------------------------------------------------------------------------------
 
 def _begin(ctx, plan):
@@ -44,6 +46,7 @@ def _begin(ctx, plan):
                   "vmInstanceUuid": vm["uuid"] if vm else None,
                   "vmState": vm["state"] if vm else None, "volumeStatus": fresh["status"],
                   "files": json.dumps(plan["paths"]), "size": plan["size"],
+                  "vmPlace": json.dumps({k: vm[k] for k in VM_PLACE}) if vm else None,
                   "stage": "copying", "createDate": stamp, "lastOpDate": stamp}
         store.insert("LocalStorageMigrationVO", intent)
         store.update("VolumeVO", volume["uuid"], {"status": "Migrating", "lastOpDate": stamp})
@@ -57,40 +60,48 @@ def _begin(ctx, plan):
 
 # -- 3. the switch, 4. the clean-up -----------------------------------------------------------
 
-def _switch(ctx, intent):
-    """Durably (synchronous=FULL: the source is deleted right after, so the commit
-    must survive a power cut, not only a killed process)."""
-    store = ctx.store
-    store.conn.execute("PRAGMA synchronous = FULL")
-    try:
-        _switch_records(ctx, intent)
-    finally:
-        store.conn.execute("PRAGMA synchronous = NORMAL")
-
-
-def _switch_records(ctx, intent):
+def _switch(ctx, intent, expected=None):
+    """The records name the destination; the volume stays Migrating and its VM
+    VolumeMigrating until the landing has checked the copy from the disk.
+    ``expected``: checksums of files whose header was rewritten on the way."""
     store = ctx.store
     volume_uuid, dst_uuid = intent["volumeUuid"], intent["dstHostUuid"]
     stamp = now()
     with store.transaction():
         _still_as_planned(ctx, intent)
-        store.conn.execute(
-            "UPDATE LocalStorageResourceRefVO SET hostUuid = ?, lastOpDate = ? WHERE "
-            "resourceUuid = ? OR resourceUuid IN (SELECT uuid FROM VolumeSnapshotVO WHERE "
-            "volumeUuid = ?)", (dst_uuid, stamp, volume_uuid, volume_uuid))
-        store.update("VolumeVO", volume_uuid, {"status": intent["volumeStatus"],
-                                               "lastOpDate": stamp})
+        _point_at(ctx, intent, dst_uuid, stamp)
         if intent["vmInstanceUuid"]:
             dst = store.get("HostVO", dst_uuid)
             store.update("VmInstanceVO", intent["vmInstanceUuid"], {
                 "hostUuid": dst_uuid, "lastHostUuid": intent["srcHostUuid"],
                 "clusterUuid": dst["clusterUuid"], "zoneUuid": dst["zoneUuid"],
-                "state": intent["vmState"], "lastOpDate": stamp})
-        store.update("LocalStorageMigrationVO", volume_uuid, {"stage": "switched", "size": 0,
-                                                              "lastOpDate": stamp},
-                     key="volumeUuid")
+                "lastOpDate": stamp})
+        changes = {"stage": "landing", "size": 0, "expected": json.dumps(expected or {}),
+                   "lastOpDate": stamp}
+        store.update("LocalStorageMigrationVO", volume_uuid, changes, key="volumeUuid")
+        intent.update(changes)
         for host in (intent["srcHostUuid"], dst_uuid):
             recount_host_storage(ctx, intent["primaryStorageUuid"], host)
+
+
+def _point_at(ctx, intent, host_uuid, stamp):
+    """The volume's and its snapshots' storage references name ``host_uuid``."""
+    ctx.store.conn.execute(
+        "UPDATE LocalStorageResourceRefVO SET hostUuid = ?, lastOpDate = ? WHERE "
+        "resourceUuid = ? OR resourceUuid IN (SELECT uuid FROM VolumeSnapshotVO WHERE "
+        "volumeUuid = ?)", (host_uuid, stamp, intent["volumeUuid"], intent["volumeUuid"]))
+
+
+def _unswitch(ctx, intent, stamp):
+    """A landing that failed: the records name the source host again, the VM is
+    where it was."""
+    store = ctx.store
+    _point_at(ctx, intent, intent["srcHostUuid"], stamp)
+    place = json.loads(intent.get("vmPlace") or "null")
+    if place and intent["vmInstanceUuid"] and store.get("VmInstanceVO",
+                                                        intent["vmInstanceUuid"]):
+        store.update("VmInstanceVO", intent["vmInstanceUuid"], {**place, "lastOpDate": stamp})
+    recount_host_storage(ctx, intent["primaryStorageUuid"], intent["srcHostUuid"])
 
 
 def _still_as_planned(ctx, intent):
@@ -174,13 +185,16 @@ def _leave_source_host(ctx, intent):
 
 
 def _roll_back(ctx, intent, dst_files):
-    """Before the switch: put the states back and return the reservation first
+    """Before the switch, or after it when the landing failed (the records are
+    put back with everything else): put the states back and return the reservation first
     (they do not depend on reaching the destination), then remove what the
     destination got; what can not be removed now keeps the intent as
     'cleanup-dst'. ``dst_files``: the destination's HostFiles, or a function
     returning them (it may fail: the host is out of reach)."""
     store = ctx.store
     with store.transaction():
+        if intent["stage"] == "landing":
+            _unswitch(ctx, intent, now())
         volume = store.get("VolumeVO", intent["volumeUuid"])
         if volume is not None and volume["status"] == "Migrating":
             store.update("VolumeVO", intent["volumeUuid"], {"status": intent["volumeStatus"],

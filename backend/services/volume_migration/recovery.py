@@ -5,31 +5,67 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 
 from ...i18n import msg
 from ...errors import ApiError, operr
 from . import rules
 from . import intent as intents
+from . import landing
+
+# A landing (the copy flushed and checked from the disk, the source deleted) takes
+# about as long as writing the volume out; a writer waits that long for it.
+LANDING_WAIT = 600
 
 # -- a process that died --------------------------------------------------------------------------
+
+class _Held:
+    """A volume's lock, held until released (closing the file frees it); it can
+    be passed on to the thread that finishes a migration after its reply."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def pass_on(self):
+        held, self.fd = _Held(self.fd), None
+        return held
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
 
 @contextlib.contextmanager
 def _operation_lock(ctx, volume_uuid, wait=True):
     """Held by the process migrating the volume: its death frees it, which is how
-    another process knows an intent has nobody behind it."""
+    another process knows an intent has nobody behind it. ``wait``: True waits
+    as long as it takes, False not at all, a number that many seconds."""
     directory = os.path.join(ctx.home, "locks")
     os.makedirs(directory, exist_ok=True)
-    fd = os.open(os.path.join(directory, f"migrate-{volume_uuid}.lock"),
-                 os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    held = _Held(os.open(os.path.join(directory, f"migrate-{volume_uuid}.lock"),
+                         os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise operr(msg("the volume[uuid:{volume_uuid}] is being migrated by another process",
-                            volume_uuid=volume_uuid)) from None
-        yield
+        _lock(held.fd, wait, volume_uuid)
+        yield held
     finally:
-        os.close(fd)
+        held.release()
+
+
+def _lock(fd, wait, volume_uuid):
+    if wait is True:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + (wait or 0)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise operr(msg("the volume[uuid:{volume_uuid}] is being migrated by another "
+                                "process", volume_uuid=volume_uuid)) from None
+            time.sleep(0.01)
 
 
 def _recover(ctx, volume_uuid):
@@ -44,7 +80,10 @@ def _recover(ctx, volume_uuid):
     def files(host_uuid):
         host = store.get("HostVO", host_uuid)
         return (lambda: rules.files_of(ctx, host)) if host else _Nowhere()
-    if intent["stage"] == "switched":
+    if intent["stage"] == "landing":
+        landing.land(ctx, intent, files(intent["srcHostUuid"]), files(intent["dstHostUuid"]),
+                     recovered=True)
+    elif intent["stage"] == "switched":
         intents._finish(ctx, intent, files(intent["srcHostUuid"]), recovered=True)
     elif intent["stage"] == "cleanup-src":
         intents._settle(ctx, intent, "cleanup-src" if intents._remove_all(
@@ -55,13 +94,17 @@ def _recover(ctx, volume_uuid):
 
 def recover_all(ctx):
     """Every migration whose process is gone (called before operations that could
-    trip over a volume left Migrating or a VM left VolumeMigrating). Files left
-    to clean up wait for the next operation on their own volume (guard): a host
-    out of reach must not slow every command down."""
-    for (volume_uuid,) in ctx.store.rows("SELECT volumeUuid FROM LocalStorageMigrationVO WHERE "
-                                         "stage IN ('copying', 'switched')"):
+    trip over a volume left Migrating or a VM left VolumeMigrating). A landing
+    still under way in another process is waited for: the operation may be the
+    next step of a script that just moved a VM (StartVmInstance). Files left to
+    clean up wait for the next operation on their own volume (guard): a host out
+    of reach must not slow every command down."""
+    for volume_uuid, stage in ctx.store.rows("SELECT volumeUuid, stage FROM "
+                                             "LocalStorageMigrationVO WHERE stage IN "
+                                             "('copying', 'landing', 'switched')"):
         with contextlib.suppress(ApiError):     # busy: its process is alive
-            with _operation_lock(ctx, volume_uuid, wait=False):
+            with _operation_lock(ctx, volume_uuid,
+                                 wait=LANDING_WAIT if stage == "landing" else False):
                 _recover(ctx, volume_uuid)
 
 

@@ -11,6 +11,7 @@ STEPS = (
     "m0003_network_services",
     "m0004_accounting_indexes",
     "m0005_volume_migration",
+    "m0006_migration_landing",
 )
 
 LATEST = len(STEPS)
