@@ -13,6 +13,7 @@ import sqlite3
 
 from . import catalogue
 from .i18n import msg, render
+from .behind import Behind
 from .errors import ApiError, INTERNAL, argerr
 from .store.db import Store
 from .validation import validate
@@ -50,11 +51,10 @@ class Backend:
     def __init__(self, home=None, require_session=False, write_behind=False):
         self.home = home or default_home()
         self.require_session = require_session
-        # A shell session (not a one-shot command) lets work that follows a reply
-        # run behind it (after_reply); warnings collects what such work reports.
+        # The interactive shell lets work that follows a reply run behind it
+        # (after_reply, behind.py).
         self.write_behind = write_behind
-        self.warnings = []
-        self._behind = []
+        self.behind = Behind()
         self._store = None
         self._ready = False
 
@@ -111,7 +111,7 @@ class Backend:
             # its VM VolumeMigrating): finish or undo it before anything trips over it.
             from .services.volume_migration import recover_all
 
-            recover_all(ctx)
+            recover_all(ctx, typed)
         result = handler(ctx, typed)
         return _wrap(api, result)
 
@@ -126,42 +126,41 @@ class Backend:
         except OSError:
             pass
 
-    def after_reply(self, ctx, work):
-        """Run ``work(ctx)``: now, or in a shell session in a thread of its own with
-        a store connection of its own, the reply going out meanwhile. The next call
-        that changes anything, and close(), wait for it; what it fails with is
-        kept in ``warnings`` (in the background) or raised (now)."""
+    def after_reply(self, ctx, work, cleanup=lambda: None, what=""):
+        """Run ``work(ctx)``, then ``cleanup()`` in any case: now, or in a shell
+        session in a thread of its own with a store connection of its own, the
+        reply going out meanwhile (behind.py). What it fails with is raised (now)
+        or kept as a warning (behind). ``what`` names it for the wait at exit."""
         if not self.write_behind:
-            work(ctx)
+            try:
+                work(ctx)
+            finally:
+                cleanup()
             return
-        import threading
 
         def run():
-            own = Backend(self.home, self.require_session)
+            own = None
             try:
+                own = Backend(self.home, self.require_session)
                 work(Context(own, ctx.session, ctx.api))
             except ApiError as e:
-                self.warnings.append(e.to_reply()["details"])
+                return e.to_reply()["details"]
             except Exception as e:      # noqa: BLE001 - a thread has nobody else to tell
-                own._log_failure(ctx.api.name if ctx.api else "after_reply")
-                self.warnings.append(render(msg("internal error in {name}: {error_type}: "
-                                                "{error}", name=ctx.api.name if ctx.api else "",
-                                                error_type=type(e).__name__, error=e)))
+                self._log_failure(ctx.api.name if ctx.api else "after_reply")
+                return render(msg("internal error in {name}: {error_type}: {error}",
+                                  name=ctx.api.name if ctx.api else "",
+                                  error_type=type(e).__name__, error=e))
             finally:
-                own.close()
-        thread = threading.Thread(target=run, name="after-reply")
-        self._behind.append(thread)
-        thread.start()
+                if own is not None:
+                    own.close()
+        self.behind.start(run, cleanup, render(what) if what else "")
 
     def wait_behind(self):
         """Wait for the work still running after earlier replies (after_reply)."""
-        while self._behind:
-            self._behind[0].join()      # (removed only once done: Ctrl-C may cut the wait)
-            self._behind.pop(0)
+        self.behind.wait()
 
     def take_warnings(self):
-        found, self.warnings = self.warnings, []
-        return found
+        return self.behind.take_warnings()
 
     def close(self):
         self.wait_behind()

@@ -18,6 +18,7 @@ class Client:
         # The interactive shell lets a command's last steps (a migrated volume's
         # landing) run behind its reply: the next prompt comes sooner.
         self.write_behind = False
+        self.warned = False             # some work behind a reply has failed
         self._backend = None
         self._session = None
         self._session_loaded = False
@@ -85,7 +86,17 @@ class Client:
 
     def take_warnings(self):
         """What work behind earlier replies reported (Backend.after_reply)."""
-        return self._backend.take_warnings() if self._backend is not None else []
+        found = self._backend.take_warnings() if self._backend is not None else []
+        self.warned = self.warned or bool(found)
+        return found
+
+    def pending(self):
+        """What still runs behind earlier replies (texts naming it)."""
+        return self._backend.behind.pending() if self._backend is not None else []
+
+    def wait_behind(self):
+        if self._backend is not None:
+            self._backend.wait_behind()
 
     def close(self):
         """Close the backend (waiting for work behind replies); its warnings."""

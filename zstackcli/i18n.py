@@ -24,6 +24,7 @@ MESSAGES = {
     "internal_error": ("internal error: {error} (details in $ZSTACK_HOME/logs/cli.log)",
                        "内部错误：{error}（详见 $ZSTACK_HOME/logs/cli.log）"),
     "bye": ("bye", "再见"),
+    "finishing": ("finishing {what} before leaving", "退出前正在完成{what}"),
     "no_results": ("no earlier result to show", "没有可显示的历史结果"),
     "no_result_n": ("no result number {n}; there are {count}", "没有第 {n} 个结果；共有 {count} 个"),
     "output_set": ("output format is now {fmt}", "输出格式已设为 {fmt}"),

@@ -74,10 +74,10 @@ def _main(argv):
 
             client.write_behind = True
             code = run_repl(client, args.output)
-            warnings = client.close()       # waits for what runs behind the last replies
-            for warning in warnings:
+            for warning in client.close():  # (run_repl waited for what runs behind)
                 write_error(warning)
-            return status.API_ERROR if warnings and code == status.OK else code
+                client.warned = True
+            return status.API_ERROR if client.warned and code == status.OK else code
         runner = Runner(client, args.output, batch=True)
         return runner.run_stream(_stdin(), args.keep_going)
     finally:

@@ -74,6 +74,12 @@ def run_repl(client, output):
                 report(e, colour=True)
     finally:
         values.close()
+    pending = client.pending()
+    if pending:                 # a migrated volume still landing: say what the wait is for
+        write_error(t("finishing", what="; ".join(pending)), colour=False)
+        client.wait_behind()
+        for warning in client.take_warnings():
+            write_error(warning, colour=True)
     print(t("bye"))
     return status.OK
 

@@ -95,4 +95,6 @@ ZH = {
         "云盘[uuid:{volume}]在物理机[uuid:{dst}]上的副本未通过从磁盘读回的校验：{error}；"
         "云盘仍留在物理机[uuid:{src}]上",
     "the host is no longer in the cloud": "该物理机已不在云中",
+    "the landing of the volume[uuid:{volume_uuid}] on the host[uuid:{dst_uuid}]":
+        "云盘[uuid:{volume_uuid}]在物理机[uuid:{dst_uuid}]上的落盘",
 }

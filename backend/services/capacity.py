@@ -25,13 +25,16 @@ def recount_host(ctx, host_uuid):
 
 def used_on(ctx, ps_uuid, host_uuid):
     """Bytes taken on a host: its volumes and snapshots, its image caches, and what
-    volumes migrating to it have reserved."""
+    migrating volumes have reserved: on their destination while they are copied,
+    on their source while they land (their files stay there until the copy is
+    checked from the disk, and may yet be the volume again)."""
     return ctx.store.value(
         "SELECT (SELECT COALESCE(SUM(size), 0) FROM LocalStorageResourceRefVO WHERE "
         "primaryStorageUuid = ?1 AND hostUuid = ?2) + (SELECT COALESCE(SUM(size), 0) FROM "
         "ImageCacheVO WHERE primaryStorageUuid = ?1 AND hostUuid = ?2) + (SELECT "
         "COALESCE(SUM(size), 0) FROM LocalStorageMigrationVO WHERE primaryStorageUuid = ?1 "
-        "AND dstHostUuid = ?2)", (ps_uuid, host_uuid))
+        "AND CASE stage WHEN 'landing' THEN srcHostUuid ELSE dstHostUuid END = ?2)",
+        (ps_uuid, host_uuid))
 
 
 def refresh_totals(ctx, ps_uuid):

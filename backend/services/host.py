@@ -118,9 +118,11 @@ def mark_reachable(ctx, uuid):
 
 
 def _mark_vms_unknown(ctx, host_uuid):
+    # A VM whose root volume is being migrated runs nowhere: its state is the
+    # migration's to give back.
     ctx.store.conn.execute("UPDATE VmInstanceVO SET state = 'Unknown', lastOpDate = ? WHERE "
-                           "hostUuid = ? AND state NOT IN ('Destroyed', 'Created')",
-                           (now(), host_uuid))
+                           "hostUuid = ? AND state NOT IN ('Destroyed', 'Created', "
+                           "'VolumeMigrating')", (now(), host_uuid))
 
 
 def reconnect_host(ctx, p):

@@ -60,17 +60,20 @@ def publish(tmp, final_path):
                                path=final_path, error=e.strerror))
 
 
-def fsync_dir(directory):
+def fsync_dir(directory, strict=False):
+    """Flush a directory's entries to the disk. ``strict``: a failure raises
+    StorageError (where the flush is what makes a rename durable before
+    something else is deleted), else it is ignored."""
     try:
         fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        if strict:
+            raise StorageError(msg("cannot write {path}: {error}", path=directory,
+                                   error=e.strerror))
 
 
 def discard(path):

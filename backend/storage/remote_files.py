@@ -77,9 +77,12 @@ class SshFiles:
         return SHA256 + out.split()[0] if out.split() else ""
 
     def durable_digest(self, logical, kind="sha256"):
-        """Flush the file and its directory entry there, then its sha256 (a remote
+        """Flush the file and the entries of its directory and the one above there,
+        drop it from the page cache (GNU dd's nocache), then its sha256 (a remote
         host makes no other kind: ``kind`` is always sha256)."""
-        out = self.run("sh", "-c", 'sync -- "$1" "$(dirname -- "$1")" && sha256sum -- "$1"',
+        out = self.run("sh", "-c", 'd=$(dirname -- "$1") && sync -- "$1" "$d" "$(dirname -- "$d")"'
+                       ' && { dd if="$1" iflag=nocache count=0 2>/dev/null; '
+                       'sha256sum -- "$1"; }',
                        "digest", logical, what=msg("checksum {logical}", logical=logical))
         return SHA256 + out.split()[0] if out.split() else ""
 
@@ -107,8 +110,8 @@ class SshFiles:
 def copy_remote(src, logical, dst, tmp, progress=None):
     """rsync run on the source host pushes the file to ``tmp`` on the destination
     (sparse, whole file, making its directory; rsync checks what it wrote against
-    the sender's whole-file checksum). Needs the source host to log in to the destination as root by key, as
-    ZStack's own hosts do."""
+    the sender's whole-file checksum). Needs the source host to log in to the
+    destination as root by key, as ZStack's own hosts do."""
     port = ["-p", str(dst.target.port)] if dst.target.port else []
     src.run("rsync", "--sparse", "--whole-file", "--mkpath", "--protect-args",
             "-e", shlex.join(["ssh", *BASE_OPTIONS, *port]), logical,

@@ -82,7 +82,8 @@ class LocalFiles:
             return local_copy.checksum(f.fileno(), real)
 
     def durable_digest(self, logical, kind="crc"):
-        """Flush the file (and its directory entry) to the disk, drop it from the
+        """Flush the file and its directory entry to the disk (and the entries of
+        the directories above it, which the copy may have made), drop it from the
         page cache and checksum it: the bytes the disk holds, not those still in
         memory."""
         real = self.path(logical)
@@ -93,7 +94,14 @@ class LocalFiles:
             except OSError as e:
                 raise StorageError(msg("cannot write {path}: {error}", path=real,
                                        error=e.strerror))
-            fsync_dir(os.path.dirname(real))
+            directory = os.path.dirname(real)
+            fsync_dir(directory, strict=True)
+            for _ in range(3):
+                parent = os.path.dirname(directory)
+                if parent == directory or not parent.startswith(self.root + "/"):
+                    break
+                fsync_dir(parent, strict=True)
+                directory = parent
             if kind == "sha256":
                 return SHA256 + files.sha256(real)
             return local_copy.checksum(f.fileno(), real)

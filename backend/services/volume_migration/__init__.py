@@ -71,17 +71,12 @@ def migrate_volume(ctx, p):
                                 volume_uuid=volume_uuid, dst_uuid=dst_uuid, error=e,
                                 src_host=plan['src_host']['uuid'])) from None
             raise
-        ctx.backend.after_reply(ctx, _landing(intent, plan, held.pass_on()))
+        ctx.backend.after_reply(
+            ctx, lambda ctx: landing.land(ctx, intent, plan["src_files"], plan["dst_files"]),
+            held.pass_on().release, msg("the landing of the volume[uuid:{volume_uuid}] on the "
+                                        "host[uuid:{dst_uuid}]", volume_uuid=volume_uuid,
+                                        dst_uuid=dst_uuid))
     return reference(ctx, volume_uuid)
-
-
-def _landing(intent, plan, held):
-    def work(ctx):
-        try:
-            landing.land(ctx, intent, plan["src_files"], plan["dst_files"])
-        finally:
-            held.release()
-    return work
 
 
 def reference(ctx, volume_uuid):

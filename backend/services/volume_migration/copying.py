@@ -2,6 +2,8 @@
 cache (or ISO) reused or made, every file of the chain copied, checked,
 re-pointed and published, then the whole chain opened there."""
 
+import contextlib
+
 from ...i18n import msg
 from ...storage import StorageError, transfer
 from ...clock import now
@@ -69,14 +71,20 @@ def _copy_orphan_cache(ctx, plan, cache):
     if not ctx.store.row("SELECT 1 FROM ImageCacheVO WHERE primaryStorageUuid = ? AND "
                          "hostUuid = ? AND imageUuid = ?",
                          (cache["primaryStorageUuid"], host["uuid"], cache["imageUuid"])):
-        copy_file(ctx, src, dst, logical, src.backing(logical), msg("copy the image cache"))
-        kind = transfer.digest_kind(src, dst)
-        found, digest = dst.durable_digest(logical, kind), src.digest(logical, kind)
-        if found != digest:
-            dst.remove(logical)
-            raise StorageError(msg("the copy of {logical} does not match the source (checksum "
-                                   "{found} instead of {digest})", logical=logical, found=found,
-                                   digest=digest))
+        try:
+            kind = transfer.digest_kind(src, dst)
+            digest = copy_file(ctx, src, dst, logical, src.backing(logical),
+                               msg("copy the image cache")) or src.digest(logical, kind)
+            found = dst.durable_digest(logical, kind)
+            if found != digest:
+                raise StorageError(msg("the copy of {logical} does not match the source "
+                                       "(checksum {found} instead of {digest})",
+                                       logical=logical, found=found, digest=digest))
+        except BaseException:
+            for path in (transfer.temp_name(logical), logical):
+                with contextlib.suppress(StorageError):
+                    dst.remove(path)
+            raise
         with ctx.store.transaction():
             ctx.store.insert("ImageCacheVO", {**cache, "hostUuid": host["uuid"],
                                               "createDate": now()})

@@ -76,7 +76,9 @@ def _switch(ctx, intent, expected=None):
                 "hostUuid": dst_uuid, "lastHostUuid": intent["srcHostUuid"],
                 "clusterUuid": dst["clusterUuid"], "zoneUuid": dst["zoneUuid"],
                 "lastOpDate": stamp})
-        changes = {"stage": "landing", "size": 0, "expected": json.dumps(expected or {}),
+        # The reservation stays, on the source now (capacity.used_on): its files
+        # remain there until the landing, which may yet put the volume back.
+        changes = {"stage": "landing", "expected": json.dumps(expected or {}),
                    "lastOpDate": stamp}
         store.update("LocalStorageMigrationVO", volume_uuid, changes, key="volumeUuid")
         intent.update(changes)
@@ -101,7 +103,6 @@ def _unswitch(ctx, intent, stamp):
     if place and intent["vmInstanceUuid"] and store.get("VmInstanceVO",
                                                         intent["vmInstanceUuid"]):
         store.update("VmInstanceVO", intent["vmInstanceUuid"], {**place, "lastOpDate": stamp})
-    recount_host_storage(ctx, intent["primaryStorageUuid"], intent["srcHostUuid"])
 
 
 def _still_as_planned(ctx, intent):
@@ -206,6 +207,7 @@ def _roll_back(ctx, intent, dst_files):
                                                       "lastOpDate": now()})
         store.update("LocalStorageMigrationVO", intent["volumeUuid"],
                      {"stage": "cleanup-dst", "size": 0, "lastOpDate": now()}, key="volumeUuid")
-        recount_host_storage(ctx, intent["primaryStorageUuid"], intent["dstHostUuid"])
+        for host in (intent["srcHostUuid"], intent["dstHostUuid"]):
+            recount_host_storage(ctx, intent["primaryStorageUuid"], host)
     left = _remove_all(dst_files, json.loads(intent["files"]))
     _settle(ctx, intent, "cleanup-dst" if left else None)

@@ -14,23 +14,28 @@ import json
 
 from ... import hypervisor
 from ...i18n import msg
-from ...errors import operr
+from ...errors import ApiError, operr
 from ...storage import StorageError, transfer
 from ...clock import now
 from ...storage.local_copy import Background
+from ..capacity import recount_host_storage
 from . import intent as intents
 
 
 def land(ctx, intent, src_files, dst_files, recovered=False):
     """Check the copy from the disk, then make the move final and delete the
     source; or, when the check fails, move the records back to the source host
-    and raise. ``src_files``/``dst_files``: HostFiles, or functions returning
-    them (recovery reaches the hosts only when it has to)."""
+    and raise (not when ``recovered``: the recovery of what a dead process left
+    has then put it right). ``src_files``/``dst_files``: HostFiles, or functions
+    returning them (recovery reaches the hosts only when it has to)."""
     try:
         src, dst = _resolve(src_files), _resolve(dst_files)
         _check_on_disk(intent, src, dst)
-    except (StorageError, hypervisor.HypervisorError) as e:
+    except (StorageError, hypervisor.HypervisorError, ApiError) as e:
+        # Unchecked is not landed: an end out of reach counts as a failed check.
         _switch_back(ctx, intent, dst_files)
+        if recovered:       # what a dead process left is put right: nothing failed now
+            return
         raise operr(msg("the copy of the volume[uuid:{volume}] on the host[uuid:{dst}] failed "
                         "its check from the disk: {error}; it stays on the "
                         "host[uuid:{src}]", volume=intent["volumeUuid"],
@@ -55,9 +60,11 @@ def _check_on_disk(intent, src, dst):
     for logical in json.loads(intent["files"]):
         want = expected.get(logical)
         source = None if want else Background(src.digest, logical, kind)
-        found = dst.durable_digest(logical, kind)
-        if source is not None:
-            want = source.result(msg("cannot read {path}", path=logical))
+        try:
+            found = dst.durable_digest(logical, kind)
+        finally:
+            if source is not None:
+                want = source.result(msg("cannot read {path}", path=logical))
         if found != want:
             raise StorageError(msg("the copy of {logical} does not match the source (checksum "
                                    "{found} instead of {digest})", logical=logical, found=found,
@@ -81,7 +88,9 @@ def _make_final(ctx, intent):
                 store.update("VmInstanceVO", vm["uuid"], {"state": intent["vmState"],
                                                           "lastOpDate": stamp})
             store.update("LocalStorageMigrationVO", intent["volumeUuid"],
-                         {"stage": "switched", "lastOpDate": stamp}, key="volumeUuid")
+                         {"stage": "switched", "size": 0, "lastOpDate": stamp},
+                         key="volumeUuid")
+            recount_host_storage(ctx, intent["primaryStorageUuid"], intent["srcHostUuid"])
     finally:
         store.conn.execute("PRAGMA synchronous = NORMAL")
 

@@ -92,20 +92,43 @@ def _recover(ctx, volume_uuid):
         intents._roll_back(ctx, intent, files(intent["dstHostUuid"]))
 
 
-def recover_all(ctx):
+def recover_all(ctx, params=None):
     """Every migration whose process is gone (called before operations that could
     trip over a volume left Migrating or a VM left VolumeMigrating). A landing
-    still under way in another process is waited for: the operation may be the
-    next step of a script that just moved a VM (StartVmInstance). Files left to
-    clean up wait for the next operation on their own volume (guard): a host out
-    of reach must not slow every command down."""
-    for volume_uuid, stage in ctx.store.rows("SELECT volumeUuid, stage FROM "
-                                             "LocalStorageMigrationVO WHERE stage IN "
-                                             "('copying', 'landing', 'switched')"):
+    still under way in another process is waited for when the call names its
+    volume, a snapshot of it, its VM or one of its hosts (``params``, the call's
+    typed parameters): the call may be the next step of a script that just moved
+    a VM (StartVmInstance). Files left to clean up wait for the next operation on
+    their own volume (guard): a host out of reach must not slow every command
+    down."""
+    named = _named(params)
+    for intent in ctx.store.rows("SELECT * FROM LocalStorageMigrationVO WHERE stage IN "
+                                 "('copying', 'landing', 'switched')"):
+        wait = intent["stage"] == "landing" and _concerns(ctx, intent, named)
         with contextlib.suppress(ApiError):     # busy: its process is alive
-            with _operation_lock(ctx, volume_uuid,
-                                 wait=LANDING_WAIT if stage == "landing" else False):
-                _recover(ctx, volume_uuid)
+            with _operation_lock(ctx, intent["volumeUuid"],
+                                 wait=LANDING_WAIT if wait else False):
+                _recover(ctx, intent["volumeUuid"])
+
+
+def _named(params):
+    """Every text among the parameters' values (uuids, mostly)."""
+    found = set()
+    for value in (params or {}).values():
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, (list, tuple)):
+            found.update(v for v in value if isinstance(v, str))
+    return found
+
+
+def _concerns(ctx, intent, named):
+    ends = {intent["volumeUuid"], intent["vmInstanceUuid"], intent["srcHostUuid"],
+            intent["dstHostUuid"]}
+    if named & ends:
+        return True
+    return any(uuid in named for (uuid,) in ctx.store.rows(
+        "SELECT uuid FROM VolumeSnapshotVO WHERE volumeUuid = ?", (intent["volumeUuid"],)))
 
 
 @contextlib.contextmanager
