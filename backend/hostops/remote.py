@@ -114,10 +114,15 @@ class RemoteHostOps:
         # cat's input early, and a truncated agent must never be the one that runs.
         tmp_name = f"{AGENT_DIR}/.{name}.$$.part"
         digest = hashlib.sha256(data).hexdigest()
+        # Other versions' agents (and copies cut off mid-way) go once they are a week
+        # old: each version lives in its own file, and a zstack-cli of another version
+        # managing this host too redeploys its own at most once a week.
         line = (f"umask 077 && mkdir -p {AGENT_DIR} && cat > {tmp_name} && "
                 f"if echo '{digest}  '{tmp_name} | sha256sum -c --status; then "
                 f"mv -f {tmp_name} {AGENT_DIR}/{name}; else rm -f {tmp_name}; "
-                f"echo 'the copy arrived damaged' >&2; exit 1; fi")
+                f"echo 'the copy arrived damaged' >&2; exit 1; fi; "
+                f"find {AGENT_DIR} -maxdepth 1 -type f \\( -name 'agent-*.pyz' -o -name "
+                f"'.agent-*.part' \\) ! -name {name} -mtime +7 -delete 2>/dev/null; true")
         with tempfile.TemporaryFile() as f:
             f.write(data)
             f.seek(0)

@@ -8,6 +8,7 @@ the image streamed on stdin, replies and errors as JSON."""
 import hashlib
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -277,6 +278,22 @@ def test_two_processes_install_the_agent_at_once(tmp_path):
     name, data = bundle.build()
     assert not errors and os.listdir(home / ".zstack-cli") == [name]
     assert (home / ".zstack-cli" / name).read_bytes() == data
+
+
+def test_other_versions_agents_go_once_a_week_old(tmp_path):
+    home = tmp_path / "home"
+    agents = home / ".zstack-cli"
+    agents.mkdir(parents=True)
+    week_ago = time.time() - 8 * 86400
+    for old in ("agent-0123456789abcdef.pyz", ".agent-0123456789abcdef.pyz.77.part"):
+        (agents / old).write_bytes(b"old")
+        os.utime(agents / old, (week_ago, week_ago))
+    (agents / "agent-fedcba9876543210.pyz").write_bytes(b"another version, in use")
+    (agents / "notes.txt").write_text("not ours")
+    RemoteHostOps(HereTarget(str(home))).deploy()
+    name, _ = bundle.build()
+    assert sorted(os.listdir(agents)) == sorted([name, "agent-fedcba9876543210.pyz",
+                                                 "notes.txt"])
 
 
 def test_a_remote_hosts_default_uri_and_key_parameters():
