@@ -89,6 +89,7 @@ ZH = {
     "the volume[uuid:{volume_uuid}] is being migrated by another process":
         "云盘[uuid:{volume_uuid}]正在被另一个进程迁移",
     "copy {n}/{total}": "复制 {n}/{total}",
+    "check {n}/{total}": "校验 {n}/{total}",
     "copy the image cache": "复制镜像缓存",
     "the copy of the volume[uuid:{volume}] on the host[uuid:{dst}] failed its check from the "
     "disk: {error}; it stays on the host[uuid:{src}]":

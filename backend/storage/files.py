@@ -158,16 +158,20 @@ def write_all(fd, data, path):
         view = view[n:]
 
 
-def sha256(path):
-    """The sha256 of a file's bytes, read in chunks."""
+def sha256(path, progress=None):
+    """The sha256 of a file's bytes, read in chunks (``progress(done, total)``)."""
     hasher = Hasher("sha256")
     try:
         with open(path, "rb") as f:
+            total, done = os.fstat(f.fileno()).st_size, 0
             while True:
                 chunk = f.read(CHUNK)
                 if not chunk:
                     break
                 hasher.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
     except FileNotFoundError:
         raise StorageError(msg("file not found: {path}", path=path))
     except OSError as e:

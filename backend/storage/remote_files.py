@@ -76,7 +76,7 @@ class SshFiles:
         out = self.run("sha256sum", "--", logical, what=msg("checksum {logical}", logical=logical))
         return SHA256 + out.split()[0] if out.split() else ""
 
-    def durable_digest(self, logical, kind="sha256"):
+    def durable_digest(self, logical, kind="sha256", progress=None):
         """Flush the file and the entries of its directory and the one above there,
         drop it from the page cache (GNU dd's nocache), then its sha256 (a remote
         host makes no other kind: ``kind`` is always sha256)."""
@@ -84,6 +84,8 @@ class SshFiles:
                        ' && { dd if="$1" iflag=nocache count=0 2>/dev/null; '
                        'sha256sum -- "$1"; }',
                        "digest", logical, what=msg("checksum {logical}", logical=logical))
+        if progress:
+            progress(1, 1)
         return SHA256 + out.split()[0] if out.split() else ""
 
     def rebase(self, logical, backing, fmt):

@@ -81,11 +81,11 @@ class LocalFiles:
         with local_copy.open_file(real) as f:
             return local_copy.checksum(f.fileno(), real)
 
-    def durable_digest(self, logical, kind="crc"):
+    def durable_digest(self, logical, kind="crc", progress=None):
         """Flush the file and its directory entry to the disk (and the entries of
         the directories above it, which the copy may have made), drop it from the
         page cache and checksum it: the bytes the disk holds, not those still in
-        memory."""
+        memory. ``progress(done, total)`` as the checksum reads."""
         real = self.path(logical)
         with local_copy.open_file(real) as f:
             try:
@@ -103,8 +103,8 @@ class LocalFiles:
                 fsync_dir(parent, strict=True)
                 directory = parent
             if kind == "sha256":
-                return SHA256 + files.sha256(real)
-            return local_copy.checksum(f.fileno(), real)
+                return SHA256 + files.sha256(real, progress)
+            return local_copy.checksum(f.fileno(), real, progress)
 
     def rebase(self, logical, backing, fmt):
         qemu_img.rebase(self.path(logical), self.path(backing) if backing else None, fmt,

@@ -89,11 +89,12 @@ def test_a_batch_migrates_and_the_terminal_shows_progress(cloud):
     assert "copy" not in out.stderr                      # no terminal: no progress bar
     assert cloud("QueryVmInstance", f"uuid={VM1}")["inventories"][0]["hostUuid"] == HOST2
 
-    # On a terminal, the copy draws its bar on stderr while it runs.
+    # On a terminal, the copy and its check from the disk draw their bars on stderr.
     child = pexpect.spawn(cloud.cli, ["LocalStorageMigrateVolume", f"volumeUuid={DATA}",
                                       f"destHostUuid={HOST2}"], env=cloud.env,
                           encoding="utf-8", timeout=60)
     child.expect(r"copy 1/1 \[#+\] 100%")
+    child.expect(r"check 1/1 \[#+\] 100%")         # read back from the disk, then done
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0

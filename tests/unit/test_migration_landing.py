@@ -62,7 +62,7 @@ def test_a_landing_that_fails_behind_the_reply_is_reported_and_undone(cloud, mon
     qemu_img("convert", "-U", "-O", "raw", cloud.local(root["installPath"]), reference)
     cloud.backend.write_behind = True
     monkeypatch.setattr(transfer.LocalFiles, "durable_digest",
-                        lambda self, p, kind="crc": "0" * 64)
+                        lambda self, p, kind="crc", progress=None: "0" * 64)
     cloud.ok("LocalStorageMigrateVolume", volumeUuid=root["uuid"], destHostUuid=cloud.host2)
     cloud.backend.wait_behind()
     warnings = cloud.backend.take_warnings()

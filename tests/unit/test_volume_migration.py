@@ -214,7 +214,8 @@ def test_progress_is_reported(cloud):
                        destHostUuid=cloud.host2,
                        progress=lambda label, done, total: seen.append((label, done, total)))
     assert reply["success"], reply
-    assert {label for label, _, _ in seen} == {"copy 1/2", "copy 2/2"}
+    assert {label for label, _, _ in seen} == {"copy 1/2", "copy 2/2", "check 1/2",
+                                               "check 2/2"}
     assert all(done <= total for _, done, total in seen)
 
 
@@ -295,7 +296,7 @@ def _fail_at(monkeypatch, step):
         monkeypatch.setattr(local_copy.os, "pread", flipped)
     elif step == "landing":
         monkeypatch.setattr(transfer.LocalFiles, "durable_digest",
-                            lambda self, p, kind="crc": "0" * 64)
+                            lambda self, p, kind="crc", progress=None: "0" * 64)
     elif step == "chain":
         def broken(dst, chain, base):
             raise StorageError("backing file missing")

@@ -30,7 +30,7 @@ def land(ctx, intent, src_files, dst_files, recovered=False):
     returning them (recovery reaches the hosts only when it has to)."""
     try:
         src, dst = _resolve(src_files), _resolve(dst_files)
-        _check_on_disk(intent, src, dst)
+        _check_on_disk(ctx, intent, src, dst)
     except (StorageError, hypervisor.HypervisorError, ApiError) as e:
         # Unchecked is not landed: an end out of reach counts as a failed check.
         _switch_back(ctx, intent, dst_files)
@@ -52,16 +52,20 @@ def _resolve(files):
     return found
 
 
-def _check_on_disk(intent, src, dst):
+def _check_on_disk(ctx, intent, src, dst):
     """Every file of the copy, flushed and read back from the disk, against its
-    source's checksum (read alongside: the source is usually still cached)."""
+    source's checksum (read alongside: the source is usually still cached). The
+    shell draws a bar for it as for the copy (not behind a reply)."""
     kind = transfer.digest_kind(src, dst)
     expected = json.loads(intent.get("expected") or "{}")
-    for logical in json.loads(intent["files"]):
+    paths = json.loads(intent["files"])
+    for n, logical in enumerate(paths, start=1):
         want = expected.get(logical)
         source = None if want else Background(src.digest, logical, kind)
+        label = msg("check {n}/{total}", n=n, total=len(paths))
         try:
-            found = dst.durable_digest(logical, kind)
+            found = dst.durable_digest(logical, kind,
+                                       lambda done, total: ctx.progress(label, done, total))
         finally:
             if source is not None:
                 want = source.result(msg("cannot read {path}", path=logical))
