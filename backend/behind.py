@@ -17,6 +17,7 @@ class Behind:
     def __init__(self):
         self._pending = []          # (thread, done event, what), oldest first
         self._warnings = []
+        self.on_change = None       # called (from any thread) when work starts or ends
 
     def start(self, work, cleanup, what):
         """Run ``work()`` in a thread, then ``cleanup()`` in any case. ``work``
@@ -37,6 +38,7 @@ class Behind:
                     cleanup()
                 finally:
                     done.set()
+                    self._changed()
         thread = threading.Thread(target=run, name="after-reply")
         try:
             thread.start()
@@ -44,6 +46,14 @@ class Behind:
             cleanup()
             raise
         self._pending.append((thread, done, what))
+        self._changed()
+
+    def _changed(self):
+        try:
+            if self.on_change is not None:
+                self.on_change()
+        except Exception:           # noqa: BLE001 - a display hint must never break work
+            pass
 
     def pending(self):
         """What still runs (its texts), oldest first."""

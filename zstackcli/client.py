@@ -19,6 +19,7 @@ class Client:
         # landing) run behind its reply: the next prompt comes sooner.
         self.write_behind = False
         self.warned = False             # some work behind a reply has failed
+        self.on_behind_change = lambda: None    # the shell redraws its toolbar then
         self._backend = None
         self._session = None
         self._session_loaded = False
@@ -30,6 +31,7 @@ class Client:
             from backend.api import Backend
 
             self._backend = Backend(self.home, write_behind=self.write_behind)
+            self._backend.behind.on_change = lambda: self.on_behind_change()
         return self._backend
 
     # -- the stored session ----------------------------------------------------

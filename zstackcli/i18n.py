@@ -62,6 +62,8 @@ MESSAGES = {
     # The interactive shell's bottom toolbar.
     "toolbar_output": ("output", "输出格式"),
     "toolbar_account": ("account", "账户"),
+    "toolbar_behind": ("writing to disk: {count} migrated volume(s)",
+                       "正在落盘：{count} 个迁移的云盘"),
     "toolbar_no_account": ("(not logged in)", "（未登录）"),
     "toolbar_help": ("help {verb} for more", "输入 help {verb} 查看详情"),
     "toolbar_keys": ("Tab completes, Ctrl-R searches history, Ctrl-D exits",

@@ -52,6 +52,8 @@ def run_repl(client, output):
         search_ignore_case=True,
         bottom_toolbar=build_toolbar(runner, client),
     )
+    # A landing behind a reply ends while the prompt waits: the toolbar says so.
+    client.on_behind_change = session.app.invalidate
     print(t("banner", version=__version__, home=client.home))
     try:
         while True:

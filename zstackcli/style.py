@@ -35,6 +35,7 @@ STYLE = {
     "bottom-toolbar.label": "",
     "bottom-toolbar.value": "bold",
     "bottom-toolbar.hint": "ansiyellow",
+    "bottom-toolbar.busy": "bold ansicyan",
 }
 
 

@@ -1,4 +1,6 @@
-"""The bottom toolbar: output format, account, and a hint for the line being typed.
+"""The bottom toolbar: output format, account, a migrated volume still landing
+behind its reply (its copy written to disk and checked), and a hint for the line
+being typed.
 
 The hint comes from the catalogue: the verb's one-line description and the
 ``help Verb`` that tells more, or what the parameter under the cursor takes.
@@ -18,6 +20,10 @@ def build_toolbar(runner, client):
                ("class:bottom-toolbar.label", f"  {t('toolbar_account')}: "),
                ("class:bottom-toolbar.value", account),
                ("class:bottom-toolbar.label", "  ")]
+        behind = client.pending()
+        if behind:
+            out += [("class:bottom-toolbar.busy", t("toolbar_behind", count=len(behind))),
+                    ("class:bottom-toolbar.label", "  ")]
         try:
             text = get_app().current_buffer.document.text_before_cursor
         except Exception:    # no running application (e.g. while tests build it)

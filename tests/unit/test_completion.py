@@ -386,6 +386,20 @@ def test_toolbar_hint():
     assert "Tab" in hint("")
 
 
+def test_the_toolbar_shows_migrations_still_landing():
+    from types import SimpleNamespace
+
+    from zstackcli.toolbar import build_toolbar
+
+    runner = SimpleNamespace(output="json")
+    client = SimpleNamespace(account=None, pending=lambda: [])
+    shown = "".join(text for _, text in build_toolbar(runner, client)())
+    assert "writing to disk" not in shown
+    client.pending = lambda: ["the landing of the volume[uuid:v] on the host[uuid:h]"]
+    shown = "".join(text for _, text in build_toolbar(runner, client)())
+    assert "writing to disk: 1 migrated volume(s)" in shown
+
+
 def run_prompt(keys):
     """What one PromptSession.prompt() returns for these keystrokes."""
     from prompt_toolkit import PromptSession
