@@ -25,7 +25,7 @@ files stay sparse: only the source's data extents are read and written.
 import os
 
 from ..i18n import msg
-from . import StorageError, files, local_copy, qemu_img
+from . import StorageError, files, local_copy, qcow2, qemu_img
 from .files import SHA256, fsync_dir, remove_dir_if_empty
 
 
@@ -68,11 +68,18 @@ class LocalFiles:
         """(logical path, format, portable) of the file's direct backing file, or
         (None, None, True). ``portable``: its name in the header is relative, so
         it reads the same on every host's storage (qemu_img.backing_name)."""
-        found = qemu_img.info(self.path(logical), chain=False, fmt="qcow2")
-        if not found["backingFile"]:
+        real = self.path(logical)
+        header = qcow2.backing(real)
+        if header is None:                  # not a header qcow2.py reads: ask qemu-img
+            found = qemu_img.info(real, chain=False, fmt="qcow2")
+            header = (found["backingName"], found["backingFormat"]) if found["backingFile"] \
+                else (None, None)
+        name, fmt = header
+        if name is None:
             return None, None, True
-        return (self.logical(found["backingFile"]), found["backingFormat"] or "qcow2",
-                not os.path.isabs(found["backingName"]))
+        # A relative name is relative to the image's directory, as qemu reads it.
+        path = os.path.normpath(os.path.join(os.path.dirname(real), name))
+        return self.logical(path), fmt or "qcow2", not os.path.isabs(name)
 
     def digest(self, logical, kind="crc"):
         real = self.path(logical)

@@ -761,3 +761,30 @@ def test_capacity_and_checksum(tmp_path, raw_file):
     assert local.checksum(str(raw_file)) == digest(raw_file, "sha256")
     with pytest.raises(StorageError, match="file not found"):
         local.checksum(str(tmp_path / "missing"))
+
+
+def test_the_qcow2_header_reader_agrees_with_qemu_img(tmp_path):
+    """backing files as qemu-img reports them: none, relative, absolute with a raw
+    format, version 2 headers; None for what it does not read (qemu-img then)."""
+    import json
+
+    from backend.storage import qcow2
+
+    def make(*args):
+        subprocess.run(["qemu-img", "create", "-q", *args], check=True)
+    (tmp_path / "sub").mkdir()
+    make("-f", "qcow2", str(tmp_path / "base.qcow2"), "16M")
+    make("-f", "raw", str(tmp_path / "base.raw"), "16M")
+    make("-f", "qcow2", "-b", "../base.qcow2", "-F", "qcow2", str(tmp_path / "sub" / "rel.qcow2"))
+    make("-f", "qcow2", "-b", str(tmp_path / "base.raw"), "-F", "raw", str(tmp_path / "abs.qcow2"))
+    make("-f", "qcow2", "-o", "compat=0.10", "-b", str(tmp_path / "base.qcow2"), "-F", "qcow2",
+         str(tmp_path / "v2.qcow2"))
+    for name in ("base.qcow2", "sub/rel.qcow2", "abs.qcow2", "v2.qcow2"):
+        path = str(tmp_path / name)
+        info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", "-U", path],
+                                         capture_output=True, text=True, check=True).stdout)
+        assert qcow2.backing(path) == (info.get("backing-filename"),
+                                       info.get("backing-filename-format")), name
+    (tmp_path / "short.qcow2").write_bytes((tmp_path / "abs.qcow2").read_bytes()[:40])
+    for name in ("base.raw", "short.qcow2", "missing"):
+        assert qcow2.backing(str(tmp_path / name)) is None
