@@ -29,15 +29,22 @@ class ProgressBar:
             text = f"\r{label} [{bar}] {100 * min(done, total) // total:3d}% {_size(done)}"
         else:
             text = f"\r{label} {_size(done)}"
-        self.stream.write(text + "\x1b[K")
-        self.stream.flush()
+        self._write(text + "\x1b[K")
         self._drawn = True
 
     def close(self):
         if self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+            self._write("\r\x1b[K")
             self._drawn = False
+
+    def _write(self, text):
+        # The bar is called from inside the operation it draws: a terminal that went
+        # away (EIO, EPIPE) must not fail a copy, let alone read as a disk error.
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.enabled = False
 
 
 def _size(n):

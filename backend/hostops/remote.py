@@ -114,15 +114,21 @@ class RemoteHostOps:
         # cat's input early, and a truncated agent must never be the one that runs.
         tmp_name = f"{AGENT_DIR}/.{name}.$$.part"
         digest = hashlib.sha256(data).hexdigest()
-        # Other versions' agents (and copies cut off mid-way) go once they are a week
-        # old: each version lives in its own file, and a zstack-cli of another version
-        # managing this host too redeploys its own at most once a week.
+        # Once the agent is in place: other versions' agents (and copies cut off
+        # mid-way) go when more than a week old and no process runs from them (a
+        # metadata server or its supervisor, another version's session: their command
+        # lines name the file; without pgrep nothing is removed). Each version lives
+        # in a file of its own, and another version managing this host redeploys its
+        # own at most once a week. The loop's shell names no old file itself.
+        cleanup = (f"command -v pgrep >/dev/null && for f in {AGENT_DIR}/agent-*.pyz "
+                   f"{AGENT_DIR}/.agent-*.part; do [ -f \"$f\" ] && "
+                   f"[ \"$f\" != {AGENT_DIR}/{name} ] && [ -n \"$(find \"$f\" -mtime +7)\" ] && "
+                   f"! pgrep -f -- \"$(basename -- \"$f\")\" >/dev/null && rm -f -- \"$f\"; "
+                   f"done; true")
         line = (f"umask 077 && mkdir -p {AGENT_DIR} && cat > {tmp_name} && "
                 f"if echo '{digest}  '{tmp_name} | sha256sum -c --status; then "
                 f"mv -f {tmp_name} {AGENT_DIR}/{name}; else rm -f {tmp_name}; "
-                f"echo 'the copy arrived damaged' >&2; exit 1; fi; "
-                f"find {AGENT_DIR} -maxdepth 1 -type f \\( -name 'agent-*.pyz' -o -name "
-                f"'.agent-*.part' \\) ! -name {name} -mtime +7 -delete 2>/dev/null; true")
+                f"echo 'the copy arrived damaged' >&2; exit 1; fi && {{ {cleanup}; }}")
         with tempfile.TemporaryFile() as f:
             f.write(data)
             f.seek(0)

@@ -280,20 +280,35 @@ def test_two_processes_install_the_agent_at_once(tmp_path):
     assert (home / ".zstack-cli" / name).read_bytes() == data
 
 
-def test_other_versions_agents_go_once_a_week_old(tmp_path):
+def test_other_versions_agents_go_when_old_and_unused(tmp_path):
     home = tmp_path / "home"
     agents = home / ".zstack-cli"
     agents.mkdir(parents=True)
     week_ago = time.time() - 8 * 86400
-    for old in ("agent-0123456789abcdef.pyz", ".agent-0123456789abcdef.pyz.77.part"):
-        (agents / old).write_bytes(b"old")
-        os.utime(agents / old, (week_ago, week_ago))
-    (agents / "agent-fedcba9876543210.pyz").write_bytes(b"another version, in use")
+    old, running = "agent-0123456789abcdef.pyz", "agent-00112233445566ff.pyz"
+    for name in (old, running, ".agent-0123456789abcdef.pyz.77.part"):
+        (agents / name).write_bytes(b"old")
+        os.utime(agents / name, (week_ago, week_ago))
+    (agents / "agent-fedcba9876543210.pyz").write_bytes(b"another version, recent")
     (agents / "notes.txt").write_text("not ours")
-    RemoteHostOps(HereTarget(str(home))).deploy()
+    # A process runs from one of the old ones (a metadata server of an older version).
+    user = subprocess.Popen(["sh", "-c", "sleep 30", f".zstack-cli/{running}"])
+    try:
+        RemoteHostOps(HereTarget(str(home))).deploy()
+    finally:
+        user.kill()
+        user.wait()
     name, _ = bundle.build()
-    assert sorted(os.listdir(agents)) == sorted([name, "agent-fedcba9876543210.pyz",
+    assert sorted(os.listdir(agents)) == sorted([name, running, "agent-fedcba9876543210.pyz",
                                                  "notes.txt"])
+
+
+def test_an_agent_that_can_not_be_installed_says_why(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".zstack-cli").write_text("a file where the directory should be")
+    with pytest.raises(StorageError, match="cannot install the host agent on 192.0.2.7: mkdir"):
+        RemoteHostOps(HereTarget(str(home))).deploy()
 
 
 def test_a_remote_hosts_default_uri_and_key_parameters():

@@ -785,6 +785,22 @@ def test_the_qcow2_header_reader_agrees_with_qemu_img(tmp_path):
                                          capture_output=True, text=True, check=True).stdout)
         assert qcow2.backing(path) == (info.get("backing-filename"),
                                        info.get("backing-filename-format")), name
-    (tmp_path / "short.qcow2").write_bytes((tmp_path / "abs.qcow2").read_bytes()[:40])
-    for name in ("base.raw", "short.qcow2", "missing"):
+    header = (tmp_path / "abs.qcow2").read_bytes()[:70000]
+    (tmp_path / "short.qcow2").write_bytes(header[:40])
+    unknown = bytearray(header)
+    unknown[72] |= 0x80                 # an incompatible feature qemu 7 does not know
+    (tmp_path / "unknown.qcow2").write_bytes(unknown)
+    for name in ("base.raw", "short.qcow2", "unknown.qcow2", "missing"):
         assert qcow2.backing(str(tmp_path / name)) is None
+    # Damaged headers give an answer or None, never an exception or a huge read.
+    import random
+
+    rng = random.Random(7)
+    damaged = tmp_path / "damaged.qcow2"
+    for _ in range(2000):
+        data = bytearray(header[:rng.choice([30, 80, 104, 600, 70000])])
+        for _ in range(rng.randint(1, 6)):
+            data[rng.randrange(min(len(data), 700))] = rng.randrange(256)
+        damaged.write_bytes(data)
+        found = qcow2.backing(str(damaged))
+        assert found is None or isinstance(found, tuple)
