@@ -458,3 +458,22 @@ def test_run_buffer_runs_each_pasted_statement(capsys):
     runner.run_buffer("CreateZone name=a\nCreateZone description='open", keep_going=True)
     assert [c["name"] for c in client.calls] == ["a"]
     assert "unterminated quote" in capsys.readouterr().err
+
+
+def test_a_progress_bar_on_a_terminal_that_went_away_never_fails_the_work():
+    from zstackcli.progress import ProgressBar
+
+    class GoneTerminal:
+        def isatty(self):
+            return True
+
+        def write(self, text):
+            raise OSError(5, "Input/output error")
+
+        def flush(self):
+            pass
+    bar = ProgressBar(GoneTerminal())
+    bar("copy 1/1", 1, 2)
+    bar("copy 1/1", 2, 2)
+    bar.close()
+    assert not bar.enabled
