@@ -26,6 +26,8 @@ import stat
 import subprocess
 import time
 
+from tests.waiting import alive
+
 BINARIES = ("libvirtd", "virtlogd", "qemu-system-x86_64", "qemu-img")
 LIBVIRTD_PID = "/var/run/libvirtd.pid"
 VIRTLOGD_PID = "/var/run/virtlogd.pid"
@@ -121,7 +123,7 @@ def stop(pid, timeout=15):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -134,7 +136,7 @@ def stop_libvirtd():
     if pid is None:
         raise DaemonError("libvirtd is not running")
     stop(pid)
-    if _alive(pid):
+    if alive(pid):
         raise DaemonError(f"libvirtd[{pid}] did not stop")
     return pid
 
@@ -167,15 +169,6 @@ def restore_kvm(saved):
         with contextlib.suppress(OSError):
             os.chown(KVM, -1, gid)
             os.chmod(KVM, mode)
-
-
-def _alive(pid):
-    """Alive and not a zombie (a daemon's parent may be slow to reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _start(cmd, pidfile):

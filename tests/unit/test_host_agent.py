@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.waiting import wait_for
+from tests.waiting import alive, wait_for
 from tests.clouds import HOST1, HOST2, VM1, environment
 
 
@@ -99,7 +99,7 @@ def test_agent_records_changes_made_behind_our_back(cloud):
     # DeleteHost stops it (and its supervisor)
     reply = cloud.call("DeleteHost", {"uuid": HOST1, "deleteMode": "Enforcing"})
     assert reply["success"], reply
-    wait_for(lambda: not _alive(supervisor_pid) and not _alive(new_pid), 10,
+    wait_for(lambda: not alive(supervisor_pid) and not alive(new_pid), 10,
              "the agent to stop")
 
 
@@ -137,9 +137,3 @@ def _report(what, latencies, capsys):
               f"max {ordered[-1] * 1000:.0f} ms")
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
