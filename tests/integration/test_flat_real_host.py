@@ -26,6 +26,7 @@ import pytest
 
 from tests.integration.realcloud import RealCloud, netns_names, netns_pids, remove_netns
 from tests.integration.realhost import SYSTEM_URI, virsh
+from tests.waiting import alive
 
 pytestmark = pytest.mark.integration
 
@@ -48,15 +49,6 @@ def comm(pid):
             return f.read().strip()
     except OSError:
         return None
-
-
-def alive(pid):
-    """The process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def on_bridge(bridge):
