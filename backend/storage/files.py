@@ -114,18 +114,22 @@ class Hasher:
         return self.digests[name].hexdigest()
 
 
+def open_for_reading(path):
+    """``open(path, "rb")``, failing with one StorageError line."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise StorageError(msg("file not found: {path}", path=path))
+    except IsADirectoryError:
+        raise StorageError(msg("{path} is a directory, not a file", path=path))
+    except OSError as e:
+        raise StorageError(msg("cannot read {path}: {error}", path=path, error=e.strerror))
+
+
 def copy_file(src, dst_fd, dst_path, hasher=None, progress=None):
     """Stream ``src`` into the open descriptor ``dst_fd``, hashing as it goes.
     Returns the number of bytes copied."""
-    try:
-        f = open(src, "rb")
-    except FileNotFoundError:
-        raise StorageError(msg("file not found: {path}", path=src))
-    except IsADirectoryError:
-        raise StorageError(msg("{path} is a directory, not a file", path=src))
-    except OSError as e:
-        raise StorageError(msg("cannot read {path}: {error}", path=src, error=e.strerror))
-    with f:
+    with open_for_reading(src) as f:
         total = os.fstat(f.fileno()).st_size
         done = 0
         if progress:

@@ -20,20 +20,11 @@ import zlib
 
 from ..i18n import msg
 from . import StorageError
-from .files import make_dirs
+from .files import make_dirs, open_for_reading
 
 CHUNK = 1 << 20          # the copy's buffers: big enough for few system calls, small
 BUFFERS = 4              # enough to stay in the CPU's caches between write and read-back
 BLOCK = 4 << 20          # the checksum's blocks
-
-
-def open_file(path):
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise StorageError(msg("file not found: {path}", path=path))
-    except OSError as e:
-        raise StorageError(msg("cannot read {path}: {error}", path=path, error=e.strerror))
 
 
 def extents(fd, size):
@@ -111,7 +102,7 @@ def copy_verified(source, target, progress=None):
     """Copy ``source`` to a new file ``target``, every chunk read back from
     ``target`` and compared with what was written. ``progress(done, total)``."""
     make_dirs(os.path.dirname(target))
-    with open_file(source) as f:
+    with open_for_reading(source) as f:
         try:
             out = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         except OSError as e:

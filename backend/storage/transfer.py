@@ -85,7 +85,7 @@ class LocalFiles:
         real = self.path(logical)
         if kind == "sha256":
             return SHA256 + files.sha256(real)
-        with local_copy.open_file(real) as f:
+        with files.open_for_reading(real) as f:
             return local_copy.checksum(f.fileno(), real)
 
     def durable_digest(self, logical, kind="crc", progress=None):
@@ -94,7 +94,7 @@ class LocalFiles:
         page cache and checksum it: the bytes the disk holds, not those still in
         memory. ``progress(done, total)`` as the checksum reads."""
         real = self.path(logical)
-        with local_copy.open_file(real) as f:
+        with files.open_for_reading(real) as f:
             try:
                 os.fsync(f.fileno())
                 os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)

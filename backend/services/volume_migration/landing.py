@@ -33,7 +33,9 @@ def land(ctx, intent, src_files, dst_files, recovered=False):
         _check_on_disk(ctx, intent, src, dst)
     except (StorageError, hypervisor.HypervisorError, ApiError) as e:
         # Unchecked is not landed: an end out of reach counts as a failed check.
-        _switch_back(ctx, intent, dst_files)
+        # The records and states go back to the untouched source in one transaction,
+        # then the copy is removed.
+        intents._roll_back(ctx, intent, dst_files)
         if recovered:       # what a dead process left is put right: nothing failed now
             return
         raise operr(msg("the copy of the volume[uuid:{volume}] on the host[uuid:{dst}] failed "
@@ -97,10 +99,3 @@ def _make_final(ctx, intent):
             recount_host_storage(ctx, intent["primaryStorageUuid"], intent["srcHostUuid"])
     finally:
         store.conn.execute("PRAGMA synchronous = NORMAL")
-
-
-def _switch_back(ctx, intent, dst_files):
-    """The check failed: the records go back to the source host, whose files were
-    never touched, and the destination's copy is removed (one transaction puts
-    back the records and the states, see intent._roll_back)."""
-    intents._roll_back(ctx, intent, dst_files)
