@@ -43,7 +43,9 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
-# Put the command on PATH when we may.
-if [ -w /usr/local/bin ] && [ ! -e /usr/local/bin/zstack-cli ]; then
-  ln -s "$PWD/.venv/bin/zstack-cli" /usr/local/bin/zstack-cli
+# Put the command on PATH when we may. A symbolic link there is ours (perhaps left dangling by a
+# checkout since removed): point it at this checkout. A real file is someone else's: leave it.
+link=/usr/local/bin/zstack-cli
+if [ -w /usr/local/bin ] && { [ -L "$link" ] || [ ! -e "$link" ]; }; then
+  ln -sfn "$PWD/.venv/bin/zstack-cli" "$link"
 fi
