@@ -14,6 +14,22 @@ os.environ.setdefault("ZSTACK_HOST_AGENT", "off")
 os.environ.setdefault("ZSTACK_LANG", "en")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ssh_control_dir_removed():
+    """The shared-connection directory the remote-host tests make in /tmp
+    (backend/storage/ssh.py) goes with them, once its masters are gone."""
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"zstack-cli-ssh-{os.getuid()}"
+    existed = path.exists()
+    yield
+    if not existed:
+        try:
+            path.rmdir()
+        except OSError:
+            pass    # not there, or a master still holds its socket there
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A private $ZSTACK_HOME for one test."""
