@@ -256,8 +256,9 @@ def test_zsh_lists_uuids_with_their_names(cloud, tmp_path):
     sh = PtyShell("zsh", shell_env(cloud, cloud["home"], tmp_path), tmp_path)
     try:
         mark = len(sh.read())
-        # (the two uuids may share their first characters: those are inserted)
-        assert sh.tab("zstack-cli CreateCluster zoneUuid=").startswith(
+        # The two uuids may share their first characters: zsh inserts those at the
+        # first Tab and lists at the second (else the first lists, the second goes on).
+        assert sh.tab("zstack-cli CreateCluster zoneUuid=", tabs=2).startswith(
             "zstack-cli CreateCluster zoneUuid=")
         listing = sh.read()[mark:]
         for name, uuid in cloud["zones"].items():
