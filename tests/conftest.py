@@ -17,17 +17,23 @@ os.environ.setdefault("ZSTACK_LANG", "en")
 @pytest.fixture(scope="session", autouse=True)
 def _ssh_control_dir_removed():
     """The shared-connection directory the remote-host tests make in /tmp
-    (backend/storage/ssh.py) goes with them, once its masters are gone."""
+    (backend/storage/ssh.py) goes with them: made during this run, whatever master
+    still waits there (ControlPersist) is ours, asked to exit, then it goes."""
+    import subprocess
     import tempfile
 
     path = Path(tempfile.gettempdir()) / f"zstack-cli-ssh-{os.getuid()}"
     existed = path.exists()
     yield
-    if not existed:
-        try:
-            path.rmdir()
-        except OSError:
-            pass    # not there, or a master still holds its socket there
+    if existed or not path.is_dir():
+        return
+    for socket in path.iterdir():
+        subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "master"],
+                       capture_output=True, timeout=30)
+    try:
+        path.rmdir()
+    except OSError:
+        pass        # a master that did not go: left to its own ControlPersist
 
 
 @pytest.fixture

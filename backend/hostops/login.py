@@ -96,6 +96,12 @@ def _works(uri):
     return SshTarget.from_uri(uri).run("true", timeout=30, shared=False)
 
 
+def key_refused(uri):
+    """Whether the host answers but refuses this login (not: it is out of reach)."""
+    status, _, err = _works(uri)
+    return status != 0 and "permission denied" in err.lower()
+
+
 def ensure_key_login(home, uri, password):
     """``uri``, or the same with this store's key and ssh wrapper, logging in to
     the host by key; StorageError when neither it nor the password lets us in."""

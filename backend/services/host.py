@@ -2,7 +2,7 @@
 
 from .. import hypervisor
 from ..i18n import msg
-from ..errors import argerr, operr
+from ..errors import ApiError, argerr, operr
 from . import capacity, common, hosts
 from ..clock import now
 
@@ -10,6 +10,7 @@ _STATE = {"enable": "Enabled", "disable": "Disabled"}
 
 
 def add_kvm_host(ctx, p):
+    _check_port(p.get("sshPort"))
     store = ctx.store
     cluster = store.get("ClusterVO", p["clusterUuid"])
     uri = p.get("libvirtUri") or hypervisor.default_uri(p["managementIp"], p["username"],
@@ -43,6 +44,11 @@ def add_kvm_host(ctx, p):
         _forget(ctx, host["uuid"])
         raise
     return common.inventory(ctx, "HostVO", host["uuid"])
+
+
+def _check_port(port):
+    if port is not None and not 1 <= port <= 65535:
+        raise argerr(msg("sshPort must be between 1 and 65535, not {port}", port=port))
 
 
 def _like_prefix(text):
@@ -126,13 +132,64 @@ def _mark_vms_unknown(ctx, host_uuid):
 
 
 def reconnect_host(ctx, p):
-    _connect(ctx, p["uuid"])
+    try:
+        _connect(ctx, p["uuid"])
+    except ApiError:
+        # A host reinstalled, or its authorized_keys cleaned, no longer takes this
+        # store's key: with its password, as ZStack's reconnect does, put it back.
+        if not _key_login_repaired(ctx, p["uuid"]):
+            raise
+        _connect(ctx, p["uuid"])
     return common.inventory(ctx, "HostVO", p["uuid"])
+
+
+def _key_login_repaired(ctx, uuid):
+    """Whether the host's ssh login by key had to be (and now is) put back with
+    its recorded password; an error when that password does not log in either."""
+    host = ctx.store.get("HostVO", uuid)
+    uri = host["libvirtUri"]
+    if not host["password"] or not uri.startswith("qemu+ssh:"):
+        return False
+    from ..hostops.login import key_refused
+
+    if not key_refused(uri):
+        return False           # ssh logs in, or the host is out of reach: not a key matter
+    repaired = _key_login(ctx, host, uri)
+    if repaired != uri:
+        common.update(ctx, "HostVO", uuid, {"libvirtUri": repaired})
+    return True
 
 
 def update_host(ctx, p):
     return common.update(ctx, "HostVO", p["uuid"],
                          {"name": p.get("name"), "description": p.get("description")})
+
+
+def update_kvm_host(ctx, p):
+    """The name and the ssh login. A new user or port goes into an ssh URI too;
+    nothing logs in now: the next ReconnectHost does, with these."""
+    _check_port(p.get("sshPort"))
+    host = ctx.store.get("HostVO", p["uuid"])
+    uri = host["libvirtUri"]
+    if uri.startswith("qemu+ssh:") and (p.get("username") or p.get("sshPort")):
+        uri = _with_login(uri, p.get("username"), p.get("sshPort"))
+    return common.update(ctx, "HostVO", p["uuid"], {
+        "name": p.get("name"), "description": p.get("description"),
+        "username": p.get("username"), "password": p.get("password"),
+        "sshPort": p.get("sshPort"), "libvirtUri": uri if uri != host["libvirtUri"] else None})
+
+
+def _with_login(uri, user, port):
+    from urllib.parse import quote, urlsplit
+
+    parts = urlsplit(uri)
+    address = parts.hostname or ""
+    if ":" in address:
+        address = f"[{address}]"                        # IPv6
+    user = quote(user, safe="") if user else parts.username
+    port = port or parts.port
+    netloc = (f"{user}@" if user else "") + address + (f":{port}" if port and port != 22 else "")
+    return parts._replace(netloc=netloc).geturl()
 
 
 def change_host_state(ctx, p):

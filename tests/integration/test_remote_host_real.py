@@ -274,6 +274,29 @@ def test_a_remote_host_added_the_zstack_way_with_its_password(libvirtd, cli):
         created = cloud.create_vm(f"hostUuid={ids['host2']}", "strategy=CreateStopped", vm=vm)
         assert created["state"] == "Stopped"
         assert vm in remote.virsh("list", "--all", "--name").stdout
+
+        # The host loses this store's key (reinstalled, its keys cleaned): ReconnectHost
+        # puts it back with the recorded password, once; with a wrong one recorded it
+        # fails in one line, and UpdateKVMHost gives it the right one.
+        keys = os.path.join(remote.home_real, ".ssh", "authorized_keys")
+
+        def wipe_keys():
+            with open(keys, "w"):
+                pass
+
+        wipe_keys()
+        assert zs("ReconnectHost", f"uuid={ids['host2']}")["status"] == "Connected"
+        with open(keys) as f:
+            assert f.read().splitlines() == [public]
+        zs("UpdateKVMHost", f"uuid={ids['host2']}", "password=wrong")
+        wipe_keys()
+        err = zs("ReconnectHost", f"uuid={ids['host2']}", expect=3)
+        assert "with its password" in err and len(err.strip().splitlines()) == 1, err
+        assert zs("QueryHost", f"uuid={ids['host2']}")["inventories"][0]["status"] == "Disconnected"
+        zs("UpdateKVMHost", f"uuid={ids['host2']}", "password=s3cret pass")
+        assert zs("ReconnectHost", f"uuid={ids['host2']}")["status"] == "Connected"
+        assert zs("QueryHost", f"uuid={ids['host2']}")["inventories"][0]["libvirtUri"] == uri
+
         # A second host on the same machine adds without the key being put there again.
         zs("DeleteHost", f"uuid={ids['host2']}", "deleteMode=Enforcing")
         zs("AddKVMHost", "name=remp-again", f"clusterUuid={ids['cluster']}",

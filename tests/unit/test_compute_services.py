@@ -673,6 +673,70 @@ class TestHosts:
         assert cloud.get("VmInstanceVO", vm1)["state"] == "Stopped"
         assert cloud.get("VmInstanceVO", vm2)["state"] == "Running"
 
+    def test_update_kvm_host_records_the_login_for_the_next_reconnect(self, cloud):
+        host = cloud.ok("UpdateKVMHost", uuid=cloud.host, name="renamed", username="admin",
+                        password="new secret", sshPort=2222)
+        assert (host["name"], host["username"], host["sshPort"]) == ("renamed", "admin", 2222)
+        assert host["libvirtUri"] == "test:///default"          # not an ssh URI: kept
+        assert "password" not in host
+        assert cloud.backend.store.get("HostVO", cloud.host)["password"] == "new secret"
+        for port in (0, 65536):
+            error = cloud.fail("UpdateKVMHost", "SYS.1007", uuid=cloud.host, sshPort=port)
+            assert "sshPort must be between 1 and 65535" in error["details"]
+        cloud.fail("AddKVMHost", "SYS.1007", clusterUuid=cloud.cluster, name="bad port",
+                   managementIp="127.0.0.9", username="root", password="password",
+                   sshPort=0, libvirtUri="test:///default")
+        assert cloud.get("HostVO", cloud.host)["sshPort"] == 2222
+
+    def test_update_kvm_host_rewrites_an_ssh_uri_login_only(self, cloud):
+        uri = "qemu+ssh://root@[fd00::5]:2200/system?keyfile=/k%20y&command=/w"
+        cloud.set_uri(cloud.host, uri)
+        host = cloud.ok("UpdateKVMHost", uuid=cloud.host, sshPort=22)
+        assert host["libvirtUri"] == "qemu+ssh://root@[fd00::5]/system?keyfile=/k%20y&command=/w"
+        host = cloud.ok("UpdateKVMHost", uuid=cloud.host, username="ops user", sshPort=2022)
+        assert host["libvirtUri"] == \
+            "qemu+ssh://ops%20user@[fd00::5]:2022/system?keyfile=/k%20y&command=/w"
+        assert cloud.ok("UpdateKVMHost", uuid=cloud.host, password="p")["libvirtUri"] == \
+            host["libvirtUri"]
+
+    def test_reconnect_puts_the_key_back_with_the_recorded_password(self, cloud, monkeypatch):
+        """A host whose authorized_keys lost this store's key (reinstalled, cleaned):
+        ReconnectHost logs in with the recorded password once to put it back, as
+        ZStack's reconnect does. (The real ssh round trip: the integration tier.)"""
+        from backend.hostops import login
+        from backend.services import host as host_service
+
+        uri = "qemu+ssh://root@192.0.2.7/system?keyfile=/k&command=/w"
+        cloud.set_uri(cloud.host, uri)
+        cloud.ok("UpdateKVMHost", uuid=cloud.host, password="recorded")
+        keys, connects, failure = [], [], ["ssh: Permission denied"]
+        real_connect = host_service._connect
+
+        def connect(ctx, uuid):
+            connects.append(uuid)
+            if failure[0]:
+                raise host_service.operr(failure[0])
+            cloud.set_uri(uuid, "test:///default")      # the simulated host stands in
+            return real_connect(ctx, uuid)
+
+        def put_key_back(home, u, password):
+            keys.append(password)
+            failure[0] = None
+            return u
+
+        monkeypatch.setattr(host_service, "_connect", connect)
+        monkeypatch.setattr(login, "key_refused", lambda u: failure[0] is not None)
+        monkeypatch.setattr(login, "ensure_key_login", put_key_back)
+        assert cloud.ok("ReconnectHost", uuid=cloud.host)["status"] == "Connected"
+        assert keys == ["recorded"] and len(connects) == 2
+
+        # ssh logs in (or the host is out of reach): no password sent, the error stands
+        cloud.set_uri(cloud.host, uri)
+        failure[0] = "libvirtd is not running"
+        monkeypatch.setattr(login, "key_refused", lambda u: False)
+        error = cloud.fail("ReconnectHost", "SYS.1006", uuid=cloud.host)
+        assert "libvirtd is not running" in error["details"] and keys == ["recorded"]
+
 
 # ================================================================ IP and MAC
 
