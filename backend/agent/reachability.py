@@ -72,6 +72,11 @@ class Reachability:
 
         self.down_since, self.marked, self.checked = None, False, True
         if mark_reachable(self.ctx, self.host_uuid):
+            from ..services import leftovers
+
             self.log("the host is reachable again: Connected")
+            host = self.ctx.store.get("HostVO", self.host_uuid)
+            if host is not None and leftovers.drain(self.ctx, host):
+                self.log("removed there what it kept while out of reach")
             return True
         return False

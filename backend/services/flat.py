@@ -219,9 +219,9 @@ def _remove_server(ctx, host, l3_uuid):
 
 def _remove_server_of_gone(ctx, host, l3_uuid):
     """Stop a server whose L3 or host is being deleted. A remote host out of reach
-    must not keep the records alive: its server is then left running there
-    (answering for addresses nobody holds any more) and the mark here goes with
-    the records."""
+    must not keep the records alive: its server is then left running there, the
+    mark here goes with the records, and the server is noted to stop once the
+    host answers (leftovers.py)."""
     try:
         _remove_server(ctx, host, l3_uuid)
     except (StorageError, _runtime().FlatNetworkError):
@@ -229,7 +229,21 @@ def _remove_server_of_gone(ctx, host, l3_uuid):
             raise
         import shutil
 
+        from . import leftovers
+
         shutil.rmtree(_state_dir(ctx, host["uuid"], l3_uuid), ignore_errors=True)
+        leftovers.defer(ctx, host, leftovers.FLAT, l3_uuid)
+
+
+def remove_leftover_server(ctx, host, l3_uuid):
+    """Stop the server a remote host kept for an L3 while out of reach
+    (leftovers.py); not when this store serves the L3 there again meanwhile."""
+    if os.path.isdir(_state_dir(ctx, host["uuid"], l3_uuid)):
+        return
+    try:
+        host_access.ops(ctx, host).flat_remove(_bare_endpoint(ctx, host, l3_uuid, True))
+    except _runtime().FlatNetworkError as e:
+        raise StorageError(str(e)) from None
 
 
 def _bare_endpoint(ctx, host, l3_uuid, remote):

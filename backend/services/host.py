@@ -94,8 +94,10 @@ def _connect(ctx, uuid):
             "totalMemoryCapacity": facts["memoryBytes"],
             "availableMemoryCapacity": facts["memoryBytes"] - used_memory,
             "lastOpDate": now()})
+    from . import leftovers
     from .vm_state import reconcile_host
 
+    leftovers.drain(ctx, store.get("HostVO", uuid))
     reconcile_host(ctx, uuid)
     from .agent import ensure as ensure_agent
 

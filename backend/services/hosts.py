@@ -31,14 +31,16 @@ def ops(ctx, host, drv=None):
 
 def discard_file(ctx, host, path):
     """Best effort: delete a volume or snapshot file of a host that is going away
-    or whose record is. A file already gone, or a host out of reach, must not
-    keep the records alive."""
+    or whose record is. A host out of reach must not keep the records alive: a
+    remote one is noted to delete the file once it answers (leftovers.py)."""
     from ..storage import StorageError
 
     try:
         ops(ctx, host).delete_volume(path)
     except (StorageError, hypervisor.HypervisorError):
-        pass
+        from . import leftovers
+
+        leftovers.defer(ctx, host, leftovers.FILE, path)
 
 
 def connected(ctx, host_uuid):

@@ -192,6 +192,22 @@ class RemoteHost:
         self._record_pids()
         return dict(self._pids)
 
+    def cut(self):
+        """Out of reach: its sshd stops, with every session it serves (a shared
+        ssh connection of the product's too); what runs there goes on."""
+        self._hold_namespace()
+        for pid, start in self._namespace_pids().items():
+            if _comm(pid) == "sshd":
+                _stop(pid, start, timeout=5)
+        self._pids.pop("sshd", None)
+
+    def restore(self):
+        """Reachable again: sshd starts there anew."""
+        subprocess.run(["nsenter", "-t", str(self._daemon.pid), "-m", "--", SSHD,
+                        "-f", self._p("ssh", "sshd_config"), "-E", self._p("sshd.log")],
+                       check=True, capture_output=True, stdin=subprocess.DEVNULL)
+        self._wait()
+
     # -- setup --------------------------------------------------------------
 
     def __enter__(self):
@@ -413,11 +429,16 @@ class RemoteHost:
     def _sweep_namespace(self):
         """Whatever is still in the private namespace (an ssh session, a QEMU)
         descends from our unshare: nothing else ever enters it."""
+        for pid, start in self._namespace_pids().items():
+            _stop(pid, start, timeout=5)
+
+    def _namespace_pids(self):
+        """{pid: start time} of the processes in the private namespace."""
         if self._ns_fd is None:
-            return
+            return {}
         ns, own = os.fstat(self._ns_fd), os.stat("/proc/self/ns/mnt")
         if (ns.st_dev, ns.st_ino) == (own.st_dev, own.st_ino):
-            return  # never the namespace this process (and the machine) lives in
+            return {}  # never the namespace this process (and the machine) lives in
         left = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -429,8 +450,7 @@ class RemoteHost:
             if (st.st_dev, st.st_ino) == (ns.st_dev, ns.st_ino):
                 pid = int(entry)
                 left[pid] = _start_time(pid)
-        for pid, start in left.items():
-            _stop(pid, start, timeout=5)
+        return left
 
     def _stop_ssh_clients(self):
         """ssh clients still running with our config (a ControlMaster would be

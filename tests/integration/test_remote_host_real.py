@@ -231,6 +231,66 @@ def test_flat_dhcp_on_a_remote_host(flat_cloud):
         assert dhcp_ns not in remote.ssh("ip", "netns", "list").stdout
 
 
+def test_what_a_host_kept_while_out_of_reach_goes_once_it_answers(flat_cloud):
+    """A remote host deleted while out of reach: its records go at once, its VM's
+    volume and its Flat DHCP server stay there; added again at that address, the
+    host is rid of them. Likewise a volume deleted while its (existing) host is out
+    of reach goes from there at the next ReconnectHost."""
+    import sqlite3
+
+    cloud = flat_cloud
+    zs, ids = cloud.zs, cloud.ids
+
+    def leftovers():
+        with sqlite3.connect(os.path.join(cloud.home, "zstack.db")) as db:
+            return db.execute("SELECT kind FROM HostLeftoverVO ORDER BY id").fetchall()
+
+    with RemoteHost(cloud.ps, address="127.0.0.2") as remote:
+        cloud.build(second_uri=remote.uri)
+
+        def there(path):
+            return os.path.join(remote.ps_real, os.path.relpath(path, cloud.ps))
+
+        dhcp_ns = f"zsd-{ids['host2'][:8]}-{ids['l3'][:8]}"
+        state_dir = os.path.join(remote.home_real, ".zstack-cli", "flat", ids["host2"], ids["l3"])
+        created = cloud.create_vm(f"hostUuid={ids['host2']}")
+        path = zs("QueryVolume", f"uuid={created['rootVolumeUuid']}")["inventories"][0][
+            "installPath"]
+        assert os.path.exists(there(path)) and os.path.isdir(state_dir)
+        assert dhcp_ns in remote.ssh("ip", "netns", "list").stdout
+
+        remote.cut()
+        zs("DeleteHost", f"uuid={ids['host2']}", "deleteMode=Enforcing")
+        assert zs("QueryVmInstance", f"uuid={created['uuid']}")["inventories"] == []
+        assert sorted(leftovers()) == [("file",), ("flat",)]
+        assert os.path.exists(there(path)) and os.path.isdir(state_dir)
+
+        remote.restore()
+        assert dhcp_ns in remote.ssh("ip", "netns", "list").stdout     # still serving
+        again = zs("AddKVMHost", "name=remf-again", f"clusterUuid={ids['cluster']}",
+                   "managementIp=127.0.0.2", "username=root", "password=password",
+                   f"libvirtUri={remote.uri}")
+        assert again["status"] == "Connected" and leftovers() == []
+        assert not os.path.exists(there(path)) and not os.path.exists(state_dir)
+        assert dhcp_ns not in remote.ssh("ip", "netns", "list").stdout
+
+        # The host stays; a detached data volume of it is deleted while it is cut off.
+        data = zs("CreateDataVolume", "name=remf-data",
+                  f"diskOfferingUuid={ids['disk']}")["uuid"]
+        vm = cloud.create_vm(f"hostUuid={again['uuid']}", "strategy=CreateStopped")["uuid"]
+        zs("AttachDataVolumeToVm", f"volumeUuid={data}", f"vmInstanceUuid={vm}")
+        zs("DetachDataVolumeFromVm", f"uuid={data}")
+        data_path = zs("QueryVolume", f"uuid={data}")["inventories"][0]["installPath"]
+        assert os.path.exists(there(data_path))
+        remote.cut()
+        zs("DeleteDataVolume", f"uuid={data}")
+        assert leftovers() == [("file",)] and os.path.exists(there(data_path))
+        remote.restore()
+        assert zs("ReconnectHost", f"uuid={again['uuid']}")["status"] == "Connected"
+        assert leftovers() == [] and not os.path.exists(there(data_path))
+        zs("DeleteHost", f"uuid={again['uuid']}", "deleteMode=Enforcing")
+
+
 def _try(fetch, ns, url):
     """The body at ``url`` from ``ns``, or None while the server is not up yet."""
     try:

@@ -737,6 +737,89 @@ class TestHosts:
         error = cloud.fail("ReconnectHost", "SYS.1006", uuid=cloud.host)
         assert "libvirtd is not running" in error["details"] and keys == ["recorded"]
 
+    def test_a_remote_hosts_files_left_while_out_of_reach_go_when_it_answers(
+            self, cloud, monkeypatch):
+        """DeleteHost of a remote host out of reach: its VM's file is noted
+        (HostLeftoverVO) and deleted through the next host reached at that address;
+        a failure there keeps what is left for the time after."""
+        from backend.services import hosts, leftovers
+        from backend.storage import StorageError
+
+        vm = cloud.vm(dataDiskOfferingUuids=[cloud.disk])
+        paths = sorted(v["installPath"] for v in vm["allVolumes"])
+        uri = "qemu+ssh://root@127.0.0.1:1/system?keyfile=/k"      # refused at once
+        cloud.set_uri(cloud.host, uri)
+        deleted, reachable, used = [], [False], []
+
+        class Ops:
+            def __init__(self, host):
+                self.host = host
+
+            def delete_volume(self, path):
+                if not reachable[0]:
+                    raise StorageError("ssh: connect to host 192.0.2.9 port 22: No route")
+                used.append((self.host["uuid"], self.host["libvirtUri"]))
+                deleted.append(path)
+
+        monkeypatch.setattr(hosts, "ops", lambda ctx, host, drv=None: Ops(host))
+        gone = cloud.host
+        cloud.ok("DeleteHost", uuid=gone, deleteMode="Enforcing")
+        store = cloud.backend.store
+
+        def left():
+            return sorted(r["target"] for r in store.rows("SELECT target FROM HostLeftoverVO"))
+        assert left() == paths and deleted == []
+        cloud.backend.call("DeleteHost", {"uuid": gone})            # nothing noted twice
+        assert left() == paths
+
+        new_host = {"uuid": "f" * 32, "managementIp": "127.0.0.1", "username": "root",
+                    "libvirtUri": "qemu+ssh://root@192.0.2.9:2222/system?keyfile=/new"}
+        other = dict(new_host, managementIp="192.0.2.10")
+        ctx = _ctx(cloud)
+        assert leftovers.drain(ctx, other) == 0                      # another machine
+        def in_turn():
+            return [r["target"] for r in store.rows("SELECT target FROM HostLeftoverVO "
+                                                    "ORDER BY attempts, id")]
+        first, second = in_turn()
+        assert leftovers.drain(ctx, new_host) == 0 and left() == paths   # still cut off
+        assert in_turn() == [second, first]          # the one that failed goes behind
+        reachable[0] = True
+        assert leftovers.drain(ctx, new_host) == len(paths)
+        assert sorted(deleted) == paths and left() == []
+        # reached through the new host's login, named as the host that left them
+        assert set(used) == {(gone, new_host["libvirtUri"])}
+
+    def test_a_flat_server_left_on_a_remote_host_is_stopped_unless_served_again(
+            self, cloud, monkeypatch):
+        from backend.services import flat, leftovers
+
+        store = cloud.backend.store
+        ctx = _ctx(cloud)
+        host = dict(store.get("HostVO", cloud.host),
+                    libvirtUri="qemu+ssh://root@192.0.2.9/system")
+        leftovers.defer(ctx, host, leftovers.FLAT, "a" * 32)
+        leftovers.defer(ctx, host, leftovers.FLAT, "b" * 32)
+        leftovers.defer(ctx, dict(host, libvirtUri="test:///default"), leftovers.FLAT, "c" * 32)
+        stopped = []
+
+        class Ops:
+            def flat_remove(self, ep):
+                stopped.append((ep["host"], ep["l3"], ep["state_dir"]))
+
+        monkeypatch.setattr(flat.host_access, "ops", lambda ctx, h, drv=None: Ops())
+        # "b" is served there again meanwhile (its mark here): not stopped, just forgotten
+        os.makedirs(flat._state_dir(ctx, cloud.host, "b" * 32))
+        assert leftovers.drain(ctx, host) == 2
+        assert stopped == [(cloud.host, "a" * 32,
+                            f"~/.zstack-cli/flat/{cloud.host}/{'a' * 32}")]
+        assert store.value("SELECT COUNT(*) FROM HostLeftoverVO") == 0
+
+
+def _ctx(cloud):
+    from backend.api import Context
+
+    return Context(cloud.backend, None, None)
+
 
 # ================================================================ IP and MAC
 

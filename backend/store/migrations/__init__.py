@@ -12,6 +12,7 @@ STEPS = (
     "m0004_accounting_indexes",
     "m0005_volume_migration",
     "m0006_migration_landing",
+    "m0007_host_leftovers",
 )
 
 LATEST = len(STEPS)
