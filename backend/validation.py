@@ -31,7 +31,7 @@ def validate(api, params, store, resources):
     out = {}
     for name, param in api.params.items():
         value = params.get(name)
-        if value is None or (value == "" and param.type != "str"):
+        if _missing(param, value):
             if param.required:
                 raise argerr(msg("field[{name}] of message[{message}] is mandatory, can not be "
                                  "null", name=name, message=message_class(api)))
@@ -42,6 +42,15 @@ def validate(api, params, store, resources):
     if api.query:
         out["conditions"] = params.get("conditions") or []
     return out
+
+
+def _missing(param, value):
+    """Not given: absent, empty for a non-string, or a list of nothing
+    (``l3NetworkUuids=`` or ``l3NetworkUuids=,`` on a command line)."""
+    if value is None or (value == "" and param.type != "str"):
+        return True
+    return param.type == "list" and isinstance(value, (list, tuple)) and \
+        not any(str(item) for item in value)
 
 
 def _coerce(api, param, value, store, resources):

@@ -240,7 +240,8 @@ def _children(store, target, rel, owners):
 def to_inventory(resource, row, fields=None):
     """A table row -> the inventory dict users see (typed, no private columns)."""
     inv = {}
-    for name in fields or resource.fields:
+    # (fields=[]: only embedded children were asked for, no plain field)
+    for name in resource.fields if fields is None else fields:
         value = row[name]
         if value is not None and resource.fields[name].type == "bool":
             value = bool(value)

@@ -378,6 +378,18 @@ def test_fields(world):
     assert reply["inventories"] == [{"name": "zone-alpha", "uuid": world["z1"]["uuid"]}]
 
 
+def test_fields_naming_only_embedded_children(world):
+    b = world["backend"]
+    l2 = ok(b.call("CreateL2NoVlanNetwork", {"name": "l2", "zoneUuid": world["z1"]["uuid"],
+                                              "physicalInterface": "eth0"}))["inventory"]
+    l3 = ok(b.call("CreateL3Network", {"name": "l3", "l2NetworkUuid": l2["uuid"]}))["inventory"]
+    ok(b.call("AddDnsToL3Network", {"l3NetworkUuid": l3["uuid"], "dns": "10.0.0.53"}))
+    reply = ok(query(b, "QueryL3Network", fields=["dns"]))
+    assert reply["inventories"] == [{"dns": ["10.0.0.53"]}]
+    reply = ok(query(b, "QueryL3Network", fields=["ipRanges", "dns"]))
+    assert reply["inventories"] == [{"ipRanges": [], "dns": ["10.0.0.53"]}]
+
+
 def test_fields_unknown(world):
     e = err(query(world["backend"], "QueryZone", fields=["name", "nope"]), "SYS.1007")
     assert "nope" in e["details"]

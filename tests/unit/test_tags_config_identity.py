@@ -252,6 +252,13 @@ def test_create_zone(backend):
     assert q == z
 
 
+def test_an_empty_required_list_is_missing(backend):
+    for value in ([], [""], ["", ""]):
+        err(backend.call("AddImage", {"name": "i", "url": "/nowhere", "format": "qcow2",
+                                      "backupStorageUuids": value}), "SYS.1007",
+            "field[backupStorageUuids] of message[APIAddImageMsg] is mandatory, can not be null")
+
+
 def test_create_zone_requires_name(backend):
     err(backend.call("CreateZone", {}), "SYS.1007",
         "field[name] of message[APICreateZoneMsg] is mandatory, can not be null")
