@@ -43,8 +43,9 @@ APIS = (
         resource="HostVO", example="UpdateHost uuid=<hostUuid> name=host2"),
     Api("UpdateKVMHost", "host", "host:update_kvm_host",
         (uuid_param(resource="HostVO"), name_param(False), description_param(),
-         Param("username", max_length=255, doc=Text("SSH user of the host", "物理机SSH用户名")),
-         Param("password", secret=True,
+         Param("username", max_length=255, min_length=1,
+               doc=Text("SSH user of the host", "物理机SSH用户名")),
+         Param("password", secret=True, min_length=1,
                doc=Text("SSH password of the host: puts this store's key back there at the "
                         "next ReconnectHost that needs it",
                         "物理机SSH密码：下次重连需要时用它重新放置本库的密钥")),

@@ -23,8 +23,10 @@ APIS = (
         doc=Text("Close a session", "退出会话"), reply="empty", example="LogOut", login=False),
     Api("UpdateAccount", "identity", "identity:update_account",
         (uuid_param(resource="AccountVO"),
-         Param("password", secret=True, max_length=255, doc=Text("new password", "新密码")),
-         Param("name", max_length=255, doc=Text("new name", "新名称")),
+         # Never empty: LogInByAccount could then no longer name the account or its password.
+         Param("password", secret=True, max_length=255, min_length=1,
+               doc=Text("new password", "新密码")),
+         Param("name", max_length=255, min_length=1, doc=Text("new name", "新名称")),
          Param("description", max_length=2048, doc=Text("description", "描述"))),
         doc=Text("Change an account's password, name or description", "修改账户的密码、名称或描述"),
         resource="AccountVO", example="UpdateAccount uuid=<accountUuid> password=newpass"),

@@ -553,6 +553,15 @@ def test_update_account_changes_password(backend):
     ok(login(backend, password="s3cret!"))
 
 
+def test_an_account_never_gets_an_empty_name_or_password(backend):
+    uuid = admin_uuid(backend)
+    for key in ("name", "password"):
+        e = err(backend.call("UpdateAccount", {"uuid": uuid, key: ""}), "SYS.1007")
+        assert f"field[{key}] of message[APIUpdateAccountMsg] less than the min length" in \
+            e["details"]
+    ok(login(backend))                  # still admin / password
+
+
 def test_update_missing_account(backend):
     err(backend.call("UpdateAccount", {"uuid": MISSING, "password": "x"}), "SYS.1003",
         f"invalid field[uuid], resource[uuid:{MISSING}, type:AccountVO] not found")
