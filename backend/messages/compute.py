@@ -15,6 +15,16 @@ ZH = {
     "the hostname[{hostname}] is already used by the VM[uuid:{clash}] on the L3 "
     "network[uuid:{l3}]":
         "主机名[{hostname}]已被三层网络[uuid:{l3}]上的云主机[uuid:{clash}]使用",
+    "a VM has one hostname, not both [{one}] and [{other}]":
+        "一个云主机只有一个主机名，不能同时为[{one}]和[{other}]",
+    # vm_tags.py
+    "the VM[uuid:{vm}] already has the hostname[{hostname}]; update that tag instead":
+        "云主机[uuid:{vm}]已有主机名[{hostname}]；请更新该标签",
+    "the L3 network[uuid:{l3Uuid}] of the tag[{tag}] is not one of the VM's networks":
+        "标签[{tag}]中的三层网络[uuid:{l3Uuid}]不是该云主机的网络",
+    # tag.py
+    "the resource[uuid:{uuid}] already has the tag[{tag}]":
+        "资源[uuid:{uuid}]已有标签[{tag}]",
     "a VM named [{name}] already exists (vm/uniqueVmName is true)":
         "名为 [{name}] 的云主机已存在（vm/uniqueVmName 为 true）",
     "the image[uuid:{image}] is a {mediaType}; a VM needs an image of mediaType "

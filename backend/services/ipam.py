@@ -85,20 +85,7 @@ def allocate(store, l3_uuid, strategy, used_for="VmNic", static_ip=None):
                         l3_uuid=l3_uuid))
     chosen, address = None, None
     if static_ip is not None:
-        address = to_long(str(parse_ip(static_ip, "staticIp")))
-        for rng in ranges:
-            if rng["startIpInLong"] <= address <= rng["endIpInLong"]:
-                chosen = rng
-                break
-        if chosen is None:
-            raise argerr(msg("the static IP[{static_ip}] is not in any IP range of the L3 "
-                             "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
-        if address == to_long(chosen["gateway"]):
-            raise argerr(msg("the static IP[{static_ip}] is the gateway of the L3 "
-                             "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
-        if _used(store, l3_uuid, address, address):
-            raise operr(msg("the static IP[{static_ip}] is already used in the L3 "
-                            "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
+        chosen, address = check_static(store, l3_uuid, static_ip, ranges)
     else:
         order = list(ranges)
         if strategy == "RandomIpAllocatorStrategy":
@@ -117,6 +104,28 @@ def allocate(store, l3_uuid, strategy, used_for="VmNic", static_ip=None):
            "createDate": now()}
     store.insert("UsedIpVO", row)
     return row
+
+
+def check_static(store, l3_uuid, static_ip, ranges=None, holder=None):
+    """(its range, the address as a number) of a static IP the L3 can give; an error
+    when it is outside the ranges, the gateway, or held by another than ``holder``
+    (a VmNic's uuid: the NIC that has it already)."""
+    if ranges is None:
+        ranges = store.rows("SELECT * FROM IpRangeVO WHERE l3NetworkUuid = ?", (l3_uuid,))
+    address = to_long(str(parse_ip(static_ip, "staticIp")))
+    chosen = next((r for r in ranges if r["startIpInLong"] <= address <= r["endIpInLong"]),
+                  None)
+    if chosen is None:
+        raise argerr(msg("the static IP[{static_ip}] is not in any IP range of the L3 "
+                         "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
+    if address == to_long(chosen["gateway"]):
+        raise argerr(msg("the static IP[{static_ip}] is the gateway of the L3 "
+                         "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
+    if store.row("SELECT 1 FROM UsedIpVO WHERE l3NetworkUuid = ? AND ipInLong = ? AND "
+                 "(? IS NULL OR vmNicUuid IS NOT ?)", (l3_uuid, address, holder, holder)):
+        raise operr(msg("the static IP[{static_ip}] is already used in the L3 "
+                        "network[uuid:{l3_uuid}]", static_ip=static_ip, l3_uuid=l3_uuid))
+    return chosen, address
 
 
 def release(store, used_ip_uuid):

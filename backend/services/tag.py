@@ -4,7 +4,7 @@ from .. import catalogue
 from ..i18n import msg
 from ..errors import argerr, operr
 from ..store.query import to_inventory
-from . import tags
+from . import tags, vm_tags
 from ..clock import now
 
 
@@ -27,6 +27,8 @@ def _create(ctx, p, table):
         tags.check_system_tag(resource_type, tag)
     store = ctx.store
     with store.transaction():
+        if table == "SystemTagVO" and resource_type == "VmInstanceVO":
+            vm_tags.check_on_vm(ctx, resource_uuid, tag)
         if store.row(f'SELECT 1 FROM "{table}" WHERE resourceUuid = ? AND tag = ?',
                      (resource_uuid, tag)):
             return None      # the same tag again: success, no new inventory
@@ -52,6 +54,12 @@ def update_system_tag(ctx, p):
     tag = tags.normalize(p["tag"])
     tags.check_system_tag(row["resourceType"], tag)
     with store.transaction():
+        if row["resourceType"] == "VmInstanceVO":
+            vm_tags.check_on_vm(ctx, row["resourceUuid"], tag, replacing=p["uuid"])
+        if store.row("SELECT 1 FROM SystemTagVO WHERE resourceUuid = ? AND tag = ? AND "
+                     "uuid != ?", (row["resourceUuid"], tag, p["uuid"])):
+            raise argerr(msg("the resource[uuid:{uuid}] already has the tag[{tag}]",
+                             uuid=row["resourceUuid"], tag=tag))
         store.update("SystemTagVO", p["uuid"], {"tag": tag, "lastOpDate": now()})
     _shown_changed(ctx, row["resourceType"], row["resourceUuid"], row["tag"], tag)
     return to_inventory(catalogue.RESOURCES["SystemTagVO"], store.get("SystemTagVO", p["uuid"]))

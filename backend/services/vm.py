@@ -12,7 +12,7 @@ from ..hypervisor.domain import domain_xml
 from ..i18n import msg
 from ..errors import ApiError, argerr, operr
 from ..storage import StorageError, layout
-from . import common, config, flat, hosts, ipam, tags, vm_spec, vm_state
+from . import common, config, flat, hosts, ipam, tags, vm_spec, vm_state, vm_tags
 from .imagecache import ensure_cache
 from ..clock import new_uuid, now
 from .capacity import recount_host, release, reserve
@@ -49,17 +49,12 @@ def _check_tags(ctx, p, name):
                                  "l3NetworkUuids", l3Uuid=tokens['l3Uuid'], tag=tag))
             static[tokens["l3Uuid"]] = tokens["ip"]
         elif pattern.format.startswith("hostname::"):
+            if hostname is not None and hostname != tokens["name"]:
+                raise argerr(msg("a VM has one hostname, not both [{one}] and [{other}]",
+                                 one=hostname, other=tokens["name"]))
             hostname = tokens["name"]
     if hostname:
-        for l3 in p["l3NetworkUuids"]:
-            clash = ctx.store.row(
-                "SELECT t.resourceUuid FROM SystemTagVO t JOIN VmNicVO n ON n.vmInstanceUuid = "
-                "t.resourceUuid WHERE t.tag = ? AND n.l3NetworkUuid = ?",
-                (f"hostname::{hostname}", l3))
-            if clash:
-                raise argerr(msg("the hostname[{hostname}] is already used by the "
-                                 "VM[uuid:{clash}] on the L3 network[uuid:{l3}]",
-                                 hostname=hostname, clash=clash[0], l3=l3))
+        vm_tags.hostname_clash(ctx.store, hostname, p["l3NetworkUuids"])
     if config.value(ctx.store, "vm", "uniqueVmName") == "true" and ctx.store.row(
             "SELECT 1 FROM VmInstanceVO WHERE name = ? AND state != 'Destroyed'", (name,)):
         raise argerr(msg("a VM named [{name}] already exists (vm/uniqueVmName is true)", name=name))

@@ -291,6 +291,44 @@ class TestCreateRules:
         cloud.vm("web1-again", l3NetworkUuids=[other], systemTags=["hostname::web1"])
         cloud.create_error("SYS.1007", l3NetworkUuids=[cloud.l3, other],
                            defaultL3NetworkUuid=other, systemTags=["hostname::web1"])
+        error = cloud.create_error("SYS.1007", systemTags=["hostname::one", "hostname::two"])
+        assert "one hostname, not both [one] and [two]" in error["details"]
+
+    def test_tags_set_on_an_existing_vm_follow_the_same_rules(self, cloud):
+        """CreateSystemTag and UpdateSystemTag on a VM: one hostname per VM, unique on
+        each of its L3s; a static IP on one of its L3s, in a range, not another's."""
+        web1 = cloud.vm("web1", systemTags=["hostname::web1"])["uuid"]
+        web2 = cloud.vm("web2")
+        vm2, ip2 = web2["uuid"], web2["vmNics"][0]["ip"]
+
+        def tag(vm, text, code=None):
+            params = dict(resourceType="VmInstanceVO", resourceUuid=vm, tag=text)
+            if code:
+                return cloud.fail("CreateSystemTag", code, **params)["details"]
+            return cloud.ok("CreateSystemTag", **params)
+
+        assert "hostname[web1] is already used" in tag(vm2, "hostname::web1", "SYS.1007")
+        mine = tag(vm2, "hostname::web2")
+        assert tag(vm2, "hostname::web2") == {"success": True}        # the same again
+        assert "already has the hostname[web2]" in tag(vm2, "hostname::other", "SYS.1007")
+        error = cloud.fail("UpdateSystemTag", "SYS.1007", uuid=mine["uuid"], tag="hostname::web1")
+        assert "hostname[web1] is already used" in error["details"]
+        assert cloud.ok("UpdateSystemTag", uuid=mine["uuid"],
+                        tag="hostname::renamed")["tag"] == "hostname::renamed"
+        # a tag updated into another of the same VM: refused, never two alike
+        user = cloud.ok("CreateSystemTag", resourceType="VmInstanceVO", resourceUuid=web1,
+                        tag="bootOrder::HardDisk")
+        error = cloud.fail("UpdateSystemTag", "SYS.1007", uuid=user["uuid"],
+                           tag="hostname::web1")
+        assert "already has the tag[hostname::web1]" in error["details"]
+
+        other_l3 = cloud.add_l3("l3b", "10.1.0.10", "10.1.0.20", "10.1.0.1")
+        assert "not one of the VM's networks" in \
+            tag(vm2, f"staticIp::{other_l3}::10.1.0.12", "SYS.1007")
+        assert "not in any IP range" in tag(vm2, f"staticIp::{cloud.l3}::10.0.0.99", "SYS.1007")
+        ip1 = cloud.get("VmInstanceVO", web1)["vmNics"][0]["ip"]
+        assert "already used" in tag(vm2, f"staticIp::{cloud.l3}::{ip1}", "SYS.1006")
+        assert tag(vm2, f"staticIp::{cloud.l3}::{ip2}")["tag"].endswith(ip2)   # its own
 
     def test_unknown_tag(self, cloud):
         error = cloud.create_error("SYS.1007", systemTags=["foo::bar"])
