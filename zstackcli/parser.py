@@ -144,17 +144,19 @@ def _join_statement(pieces):
     return ''.join(text for _, text in pieces)
 
 
-def split_statements(text):
+def split_statements(text, first_line=1):
     """Yield (first_line_number, statement_text) for each statement of a whole input.
 
     The statement text keeps its quotes and escapes (parse() interprets them); only the
     backslash-newline continuations are removed. Raises ParseError, after yielding every
-    complete statement before it, if the input ends inside a quote.
+    complete statement before it, if the input ends inside a quote; its line counts from
+    ``first_line``, the number of the text's first line in the whole input.
     """
     scanner = _StatementScanner(text)
     yield from scanner.statements()
     if scanner.open_quote:
         quote, line = scanner.open_quote
+        line += first_line - 1
         raise ParseError(f'unterminated quote: the {quote} opened on line {line} is never closed',
                          line=line)
 

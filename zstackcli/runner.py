@@ -122,14 +122,14 @@ class Runner:
         first_failure = status.OK
         try:
             # Lazily: the statements before an unterminated quote still run.
-            for offset, text in split_statements(buffer):
+            for offset, text in split_statements(buffer, start):
                 code = self.run_text(text, start + offset - 1)
                 if code != status.OK:
                     if not keep_going:
                         return code
                     first_failure = first_failure or code
         except ParseError as e:
-            return self.cli_error(str(e), (e.line or 1) + start - 1)
+            return self.cli_error(str(e), e.line or start)
         return first_failure
 
     def set_output(self, fmt):

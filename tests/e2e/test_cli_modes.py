@@ -544,3 +544,9 @@ def test_no_internal_error_leaks(run):
     _no_traceback(r)
     assert "SYS.1000" not in r.err, r
     assert "internal error" not in r.err, r
+
+
+def test_an_unterminated_quote_is_told_at_its_own_line(run):
+    r = run(stdin='QueryZone count=true\nQueryZone count=true\n\nCreateZone name="x\n')
+    assert r.status == 1 and "Traceback" not in r.err, r
+    assert r.err.strip() == 'line 4: unterminated quote: the " opened on line 4 is never closed'
