@@ -31,7 +31,7 @@ def suggest(word, choices):
 def _with_hint(message, word, choices):
     hints = suggest(word, choices)
     if hints:
-        message += "; " + t("did_you_mean", choices=" or ".join(hints))
+        message += t("hint_joint") + t("did_you_mean", choices=t("or").join(hints))
     return message
 
 

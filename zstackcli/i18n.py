@@ -16,6 +16,25 @@ MESSAGES = {
                "输入 'help' 查看命令，Tab 键补全，Ctrl-D 退出。"),
     "unknown_command": ("unknown command[{verb}]", "未知命令[{verb}]"),
     "did_you_mean": ("did you mean {choices}?", "您是否想输入 {choices}？"),
+    "hint_joint": ("; ", "；"),
+    "or": (" or ", " 或 "),
+    "unterminated": ("unterminated quote: the {quote} is never closed",
+                     "引号未闭合：{quote} 没有对应的结束引号"),
+    "unterminated_at": ("unterminated quote: the {quote} opened on line {line} is never closed",
+                        "引号未闭合：第 {line} 行开始的 {quote} 没有对应的结束引号"),
+    "bad_verb": ("invalid command name[{verb}]: a command name is a letter followed by "
+                 "letters, digits or _",
+                 "无效的命令名[{verb}]：命令名以字母开头，后接字母、数字或 _"),
+    # The text of classic zstack-cli, which scripts and operators recognise.
+    "no_equals": ('Invalid parameter[{token}], the parameter must be split by "="',
+                  '无效参数[{token}]，参数必须用 "=" 分隔'),
+    "bad_map": ("invalid map[{value}]: expected JSON or a Python dict literal, "
+                "e.g. {{'Flat':['DHCP','Userdata']}}",
+                "无效的映射[{value}]：应为 JSON 或 Python 字典字面量，"
+                "例如 {{'Flat':['DHCP','Userdata']}}"),
+    "no_file_name": ("cannot read file[]: no file name after @", "无法读取文件[]：@ 后没有文件名"),
+    "cannot_read_file": ("cannot read file[{path}]: {reason}", "无法读取文件[{path}]：{reason}"),
+    "not_utf8": ("not UTF-8 text", "不是 UTF-8 文本"),
     "unknown_param": ("unknown parameter[{key}] for {verb}; valid parameters are [{valid}]",
                       "{verb} 没有参数[{key}]；有效参数为 [{valid}]"),
     "line_prefix": ("line {line}: {message}", "第 {line} 行：{message}"),

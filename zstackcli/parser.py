@@ -15,6 +15,8 @@ every backslash it does not itself need, so that '\\,' in a list and '\\n' in us
 import re
 from collections import namedtuple
 
+from .i18n import t
+
 OPERATORS = ('=', '!=', '>', '<', '>=', '<=', '?=', '!?=', '~=', '!~=')
 
 # Tried longest first: in 'cpuNum>=2' the operator is '>=', not '>' with the value '=2'.
@@ -157,8 +159,7 @@ def split_statements(text, first_line=1):
     if scanner.open_quote:
         quote, line = scanner.open_quote
         line += first_line - 1
-        raise ParseError(f'unterminated quote: the {quote} opened on line {line} is never closed',
-                         line=line)
+        raise ParseError(t("unterminated_at", quote=quote, line=line), line=line)
 
 
 def is_incomplete(text):
@@ -243,9 +244,8 @@ def _tokenize(statement, first_line=None):
 
 def _unterminated(quote, line):
     if line is None:
-        return ParseError(f'unterminated quote: the {quote} is never closed')
-    return ParseError(f'unterminated quote: the {quote} opened on line {line} is never closed',
-                      line=line)
+        return ParseError(t("unterminated", quote=quote))
+    return ParseError(t("unterminated_at", quote=quote, line=line), line=line)
 
 
 def tokenize(statement):
@@ -262,8 +262,7 @@ def parse(statement, line=1):
         return None
     verb = tokens[0]
     if not _VERB.match(verb):
-        raise ParseError(f'invalid command name[{_shorten(verb)}]: a command name is a letter '
-                         'followed by letters, digits or _', line=line)
+        raise ParseError(t("bad_verb", verb=_shorten(verb)), line=line)
     return Command(verb=verb, tokens=tuple(tokens[1:]), line=line)
 
 
@@ -272,8 +271,7 @@ def parse(statement, line=1):
 # --------------------------------------------------------------------------------------------
 
 def _not_split_by_equals(token):
-    # The text of classic zstack-cli, which scripts and operators recognise.
-    return ParseError(f'Invalid parameter[{_shorten(token)}], the parameter must be split by "="')
+    return ParseError(t("no_equals", token=_shorten(token)))
 
 
 def split_arg(token, query=False):

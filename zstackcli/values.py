@@ -10,6 +10,8 @@ import os
 import re
 import warnings
 
+from .i18n import t
+
 
 class ValueSyntaxError(Exception):
     """A value that cannot be turned into its type. str() is one English line for the user."""
@@ -99,9 +101,7 @@ def parse_map(value):
             # MemoryError, RecursionError); all mean the same thing to the user.
             result = None
     if not isinstance(result, dict):
-        raise ValueSyntaxError(
-            f'invalid map[{_shorten(value)}]: expected JSON or a Python dict literal, '
-            "e.g. {'Flat':['DHCP','Userdata']}")
+        raise ValueSyntaxError(t("bad_map", value=_shorten(value)))
     return result
 
 
@@ -114,7 +114,7 @@ def read_file_value(value, base_dir=None):
         return value
     path = value[1:]
     if not path:
-        raise ValueSyntaxError('cannot read file[]: no file name after @')
+        raise ValueSyntaxError(t("no_file_name"))
     full_path = os.path.expanduser(path)
     if base_dir is not None and not os.path.isabs(full_path):
         full_path = os.path.join(base_dir, full_path)
@@ -122,13 +122,14 @@ def read_file_value(value, base_dir=None):
         with open(full_path, 'rb') as handle:
             content = handle.read()
     except OSError as error:
-        raise ValueSyntaxError(f'cannot read file[{path}]: {error.strerror or error}') from None
+        raise ValueSyntaxError(t("cannot_read_file", path=path,
+                                 reason=error.strerror or error)) from None
     except ValueError as error:        # e.g. an embedded NUL byte in the path
-        raise ValueSyntaxError(f'cannot read file[{_shorten(path)}]: {error}') from None
+        raise ValueSyntaxError(t("cannot_read_file", path=_shorten(path), reason=error)) from None
     try:
         return content.decode('utf-8')
     except UnicodeDecodeError:
-        raise ValueSyntaxError(f'cannot read file[{path}]: not UTF-8 text') from None
+        raise ValueSyntaxError(t("cannot_read_file", path=path, reason=t("not_utf8"))) from None
 
 
 _TAG_WITH_FILE = re.compile(r'([A-Za-z_][\w.-]*::)(@[\s\S]*)\Z', re.ASCII)

@@ -106,3 +106,21 @@ def test_english_is_the_default_and_the_fallback(zs):
         assert err.rstrip().endswith(expected), (options, env)
     assert zs("help", "CreateZone", LANG="C").stdout.startswith("CreateZone: ")
     assert "APIs by area:" in zs("help", ZSTACK_LANG="xx", LANG="zh_CN.UTF-8").stdout
+
+
+def test_the_shells_own_errors_in_chinese(zs):
+    """What the shell says itself (line syntax, values, 'did you mean'), wholly in Chinese."""
+    said = {argv: zs("--lang", "zh", *argv, expect=1).stderr.strip()
+            for argv in (("CreateZon", "name=x"), ("CreateZone", "foo"),
+                         ("CreateZone", "name=@"), ("AttachNetworkServiceToL3Network",
+                                                    f"l3NetworkUuid={VM1}", "networkServices=["))}
+    assert said[("CreateZon", "name=x")] == \
+        "未知命令[CreateZon]；您是否想输入 CreateZone 或 UpdateZone 或 DeleteZone？"
+    assert said[("CreateZone", "foo")] == '无效参数[foo]，参数必须用 "=" 分隔'
+    assert said[("CreateZone", "name=@")] == "name: 无法读取文件[]：@ 后没有文件名"
+    assert "无效的映射[[]" in said[("AttachNetworkServiceToL3Network", f"l3NetworkUuid={VM1}",
+                                  "networkServices=[")]
+    unterminated = subprocess.run([cli_path(), "--lang", "zh"], input='CreateZone name="x\n',
+                                  capture_output=True, text=True, timeout=60,
+                                  env={**os.environ, "ZSTACK_HOME": "/nonexistent-zs-home"})
+    assert unterminated.stderr.strip() == '第 1 行：引号未闭合：第 1 行开始的 " 没有对应的结束引号'
