@@ -108,7 +108,7 @@ def test_english_is_the_default_and_the_fallback(zs):
     assert "APIs by area:" in zs("help", ZSTACK_LANG="xx", LANG="zh_CN.UTF-8").stdout
 
 
-def test_the_shells_own_errors_in_chinese(zs):
+def test_the_shells_own_errors_in_chinese(zs, tmp_path):
     """What the shell says itself (line syntax, values, 'did you mean'), wholly in Chinese."""
     said = {argv: zs("--lang", "zh", *argv, expect=1).stderr.strip()
             for argv in (("CreateZon", "name=x"), ("CreateZone", "foo"),
@@ -122,5 +122,5 @@ def test_the_shells_own_errors_in_chinese(zs):
                                   "networkServices=[")]
     unterminated = subprocess.run([cli_path(), "--lang", "zh"], input='CreateZone name="x\n',
                                   capture_output=True, text=True, timeout=60,
-                                  env={**os.environ, "ZSTACK_HOME": "/nonexistent-zs-home"})
+                                  env={**os.environ, "ZSTACK_HOME": str(tmp_path / "home")})
     assert unterminated.stderr.strip() == '第 1 行：引号未闭合：第 1 行开始的 " 没有对应的结束引号'
