@@ -8,6 +8,7 @@ defaults filled in, and choices spelled as declared.
 import re
 
 from .i18n import msg
+from .catalogue.common import NEW_RESOURCE_UUID
 from .errors import argerr, not_found
 
 UUID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -39,9 +40,21 @@ def validate(api, params, store, resources):
                 out[name] = param.default
             continue
         out[name] = _coerce(api, param, value, store, resources)
+    if out.get("resourceUuid") and api.params["resourceUuid"] is NEW_RESOURCE_UUID:
+        _unique_uuid(out["resourceUuid"], store, resources)
     if api.query:
         out["conditions"] = params.get("conditions") or []
     return out
+
+
+def _unique_uuid(uuid, store, resources):
+    """A uuid given to a new resource names nothing else, of any type: ZStack's
+    uuids are global (a tag or a query by uuid must not find two things)."""
+    for resource in resources.values():
+        if resource.key == "uuid" and "uuid" in resource.fields and store.exists(resource.name,
+                                                                                 uuid):
+            raise argerr(msg("resource[uuid:{uuid}, type:{resource_name}] already exists",
+                             uuid=uuid, resource_name=resource.name))
 
 
 def _missing(param, value):

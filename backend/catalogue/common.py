@@ -23,8 +23,10 @@ def description_param():
 
 
 # Every Create*/Add* API accepts these, as in ZStack.
+NEW_RESOURCE_UUID = Param("resourceUuid", "uuid",
+                          doc=Text("uuid to give the new resource", "为新资源指定的UUID"))
 CREATE_EXTRAS = (
-    Param("resourceUuid", "uuid", doc=Text("uuid to give the new resource", "为新资源指定的UUID")),
+    NEW_RESOURCE_UUID,
     Param("systemTags", "list", split="tags", doc=Text("system tags", "系统标签")),
     Param("userTags", "list", split="tags", doc=Text("user tags", "用户标签")),
 )

@@ -259,6 +259,14 @@ def test_an_empty_required_list_is_missing(backend):
             "field[backupStorageUuids] of message[APIAddImageMsg] is mandatory, can not be null")
 
 
+def test_a_given_resource_uuid_names_nothing_else_of_any_type(backend):
+    zone = ok(backend.call("CreateZone", {"name": "z"}))["inventory"]["uuid"]
+    err(backend.call("CreateCluster", {"name": "c", "zoneUuid": zone, "hypervisorType": "KVM",
+                                       "resourceUuid": zone}), "SYS.1007",
+        f"resource[uuid:{zone}, type:ZoneVO] already exists")
+    assert ok(backend.call("QueryCluster", {}))["inventories"] == []
+
+
 def test_create_zone_requires_name(backend):
     err(backend.call("CreateZone", {}), "SYS.1007",
         "field[name] of message[APICreateZoneMsg] is mandatory, can not be null")
