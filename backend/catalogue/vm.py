@@ -34,9 +34,12 @@ def _static_ip(tokens):
 
 def _boot_order(tokens):
     devices = [d.strip() for d in tokens["list"].split(",")]
-    for d in devices:
+    for i, d in enumerate(devices):
         if d not in BOOT_DEVICES:
             return msg("invalid boot device[{device}] in boot order[{order}]",
+                       device=d, order=", ".join(devices))
+        if d in devices[:i]:
+            return msg("boot device[{device}] is twice in boot order[{order}]",
                        device=d, order=", ".join(devices))
     return None
 

@@ -82,6 +82,8 @@ ZH = {
         "更换云主机[uuid:{vm_uuid}]的光驱失败：{error}",
     "invalid boot device[{device}] in boot order[{order}]":
         "启动顺序[{order}]中的启动设备[{device}]无效",
+    "boot device[{device}] is twice in boot order[{order}]":
+        "启动设备[{device}]在启动顺序[{order}]中出现了两次",
     "cannot read the console of the VM[uuid:{uuid}]: {error}":
         "无法读取云主机[uuid:{uuid}]的控制台：{error}",
     "invalid hostname[{name}]: a hostname is a DNS label of letters, digits and '-', at most 63 "

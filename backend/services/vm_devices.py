@@ -1,7 +1,6 @@
 """A VM's CD-ROM, boot order and console (SPEC §10; seed §4, §5)."""
 
 from .. import hypervisor
-from ..catalogue.vm import BOOT_DEVICES
 from ..i18n import msg
 from ..errors import argerr, operr
 from ..hypervisor.domain import cdrom_xml
@@ -56,10 +55,8 @@ def _change_media(ctx, host, vm_uuid, path):
 
 def set_boot_order(ctx, p):
     order = [d.strip() for d in p.get("bootOrder") or () if d.strip()]
-    for device in order:
-        if device not in BOOT_DEVICES:
-            raise argerr(msg("invalid boot device[{device}] in boot order[{order}]",
-                             device=device, order=', '.join(order)))
+    if order:
+        tags.check_system_tag("VmInstanceVO", f"bootOrder::{','.join(order)}")
     store = ctx.store
     with store.transaction():
         store.conn.execute("DELETE FROM SystemTagVO WHERE resourceUuid = ? AND tag LIKE "

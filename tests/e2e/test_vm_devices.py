@@ -60,6 +60,9 @@ def test_boot_order_rules(cloud):
     assert cloud("GetVmBootOrder", f"uuid={VM1}")["order"] == ["HardDisk", "CdRom"]
     err = cloud("SetVmBootOrder", f"uuid={VM1}", "bootOrder=Floppy,HardDisk", expect=3)
     assert "invalid boot device[Floppy] in boot order[Floppy, HardDisk]" in err
+    err = cloud("SetVmBootOrder", f"uuid={VM1}", "bootOrder=HardDisk,HardDisk", expect=3)
+    assert "boot device[HardDisk] is twice in boot order[HardDisk, HardDisk]" in err
+    assert cloud("GetVmBootOrder", f"uuid={VM1}")["order"] == ["HardDisk", "CdRom"]
     cloud("SetVmBootOrder", f"uuid={VM1}", "bootOrder=CdRom,HardDisk")
     cloud("RebootVmInstance", f"uuid={VM1}")
     assert cloud("GetVmBootOrder", f"uuid={VM1}")["order"] == ["CdRom", "HardDisk"]
