@@ -81,13 +81,16 @@ class Compiler:
         self._alias += 1
         return f"t{self._alias}"
 
-    def unknown(self, resource, name):
+    def unknown(self, resource, name, path=""):
+        """``path``: the relations walked to ``resource`` (``vmNics.``), named in the text."""
         valid = sorted(resource.fields) + sorted(f"{r}." for r in resource.relations)
         return argerr(msg("unknown field[{name}] for {api_name}; valid fields are [{valid}]",
-                          name=name, api_name=self.api_name, valid=', '.join(valid)))
+                          name=path + name, api_name=self.api_name,
+                          valid=', '.join(path + v for v in valid)))
 
-    def term(self, resource, alias, name, op, raw):
-        """SQL for one condition on ``resource`` (table aliased ``alias``)."""
+    def term(self, resource, alias, name, op, raw, path=""):
+        """SQL for one condition on ``resource`` (table aliased ``alias``, reached
+        through the relations ``path``)."""
         if name in TAG_TABLES and resource.tags:
             return self._tag_term(alias, TAG_TABLES[name], op, raw)
         rel = resource.relations.get(name)
@@ -101,14 +104,14 @@ class Compiler:
             head, rest = name.split(".", 1)
             rel = resource.relations.get(head)
             if rel is None:
-                raise self.unknown(resource, name)
+                raise self.unknown(resource, name, path)
             target = self.resources[rel.target]
             sub = self._next_alias()
-            inner = self.term(target, sub, rest, op, raw)
+            inner = self.term(target, sub, rest, op, raw, f"{path}{head}.")
             return _related(alias, rel, target, sub, inner)
         field = resource.fields.get(name)
         if field is None:
-            raise self.unknown(resource, name)
+            raise self.unknown(resource, name, path)
         return self._field_term(f'{alias}."{name}"', field, op, raw)
 
     def _field_term(self, column, field, op, raw):

@@ -303,8 +303,9 @@ def test_nested_tag_of_related_resource(world):
 
 def test_nested_unknown_field(world):
     e = err(query(world["backend"], "QueryZone", cond("cluster.nope", "=", "x")), "SYS.1007")
-    assert "nope" in e["details"]
-    assert "hypervisorType" in e["details"]      # the cluster's fields are the valid ones
+    assert "unknown field[cluster.nope] for QueryZone" in e["details"]
+    # the cluster's fields are the valid ones, named by the path to them
+    assert "cluster.hypervisorType" in e["details"] and "cluster.zone." in e["details"]
     e = err(query(world["backend"], "QueryZone", cond("nothing.name", "=", "x")), "SYS.1007")
     assert "cluster." in e["details"]
 
