@@ -38,6 +38,12 @@ APIS = (
         (uuid_param(resource="InstanceOfferingVO", must_exist=False),),
         doc=Text("Delete an instance offering", "删除计算规格"), reply="empty",
         resource="InstanceOfferingVO", example="DeleteInstanceOffering uuid=<offeringUuid>"),
+    Api("UpdateInstanceOffering", "offering", "offering:update_instance_offering",
+        (uuid_param(resource="InstanceOfferingVO"), name_param(False), description_param()),
+        doc=Text("Rename an instance offering or change its description",
+                 "修改计算规格的名称或描述"),
+        resource="InstanceOfferingVO", example="UpdateInstanceOffering uuid=<offeringUuid> "
+                                               "name=medium"),
     query_api("QueryInstanceOffering", "InstanceOfferingVO", "offering",
               Text("Query instance offerings", "查询计算规格"), example="QueryInstanceOffering"),
     Api("CreateDiskOffering", "offering", "offering:create_disk_offering",
@@ -52,6 +58,10 @@ APIS = (
         (uuid_param(resource="DiskOfferingVO", must_exist=False),),
         doc=Text("Delete a disk offering", "删除云盘规格"), reply="empty",
         resource="DiskOfferingVO", example="DeleteDiskOffering uuid=<offeringUuid>"),
+    Api("UpdateDiskOffering", "offering", "offering:update_disk_offering",
+        (uuid_param(resource="DiskOfferingVO"), name_param(False), description_param()),
+        doc=Text("Rename a disk offering or change its description", "修改云盘规格的名称或描述"),
+        resource="DiskOfferingVO", example="UpdateDiskOffering uuid=<offeringUuid> name=disk2G"),
     query_api("QueryDiskOffering", "DiskOfferingVO", "offering",
               Text("Query disk offerings", "查询云盘规格"), example="QueryDiskOffering"),
 )

@@ -322,6 +322,21 @@ def remove_host(ctx, host):
         _runtime().remove_host_namespace(host["uuid"])
 
 
+def refresh_vms_of(ctx, column, value):
+    """A name the metadata shows changed (the VMs' zone's, their offering's): the
+    documents of the VMs of ``column`` = ``value`` on remote hosts are rewritten
+    (this machine's hosts read the records on each request)."""
+    store = ctx.store
+    remote = [h["uuid"] for h in store.rows("SELECT uuid, libvirtUri FROM HostVO")
+              if _is_remote(h)]
+    if not remote:
+        return
+    marks = ", ".join("?" for _ in remote)
+    for (vm_uuid,) in store.rows(f'SELECT uuid FROM VmInstanceVO WHERE "{column}" = ? AND '
+                                 f"hostUuid IN ({marks})", (value, *remote)):
+        refresh_vm(ctx, vm_uuid)
+
+
 def refresh_vm(ctx, vm_uuid):
     """A tag the metadata shows changed on the VM: a remote host's documents of
     it are rewritten (this machine's hosts read the records on each request).

@@ -18,6 +18,16 @@ def create_instance_offering(ctx, p):
     return common.create(ctx, "InstanceOfferingVO", row, p)
 
 
+def update_instance_offering(ctx, p):
+    inventory = common.update(ctx, "InstanceOfferingVO", p["uuid"],
+                              {"name": p.get("name"), "description": p.get("description")})
+    if p.get("name"):
+        from .flat import refresh_vms_of
+
+        refresh_vms_of(ctx, "instanceOfferingUuid", p["uuid"])   # its name is in their metadata
+    return inventory
+
+
 def delete_instance_offering(ctx, p):
     return common.delete(ctx, "InstanceOfferingVO", p["uuid"], "Permissive")
 
@@ -34,3 +44,8 @@ def create_disk_offering(ctx, p):
 
 def delete_disk_offering(ctx, p):
     return common.delete(ctx, "DiskOfferingVO", p["uuid"], "Permissive")
+
+
+def update_disk_offering(ctx, p):
+    return common.update(ctx, "DiskOfferingVO", p["uuid"],
+                         {"name": p.get("name"), "description": p.get("description")})

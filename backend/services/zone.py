@@ -13,8 +13,13 @@ def create_zone(ctx, p):
 
 
 def update_zone(ctx, p):
-    return common.update(ctx, "ZoneVO", p["uuid"],
-                         {"name": p.get("name"), "description": p.get("description")})
+    inventory = common.update(ctx, "ZoneVO", p["uuid"],
+                              {"name": p.get("name"), "description": p.get("description")})
+    if p.get("name"):
+        from .flat import refresh_vms_of
+
+        refresh_vms_of(ctx, "zoneUuid", p["uuid"])     # its name is in their metadata
+    return inventory
 
 
 def change_zone_state(ctx, p):

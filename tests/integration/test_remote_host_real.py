@@ -217,6 +217,11 @@ def test_flat_dhcp_on_a_remote_host(flat_cloud):
             zs("UpdateSystemTag", f"uuid={tag['inventories'][0]['uuid']}",
                "tag=userdata::bye-remote")
             assert fetch(ns, f"{base}/user-data") == "bye-remote"
+            # renamed zone and offering: their names in its metadata there at once
+            zs("UpdateZone", f"uuid={ids['zone']}", "name=remf-renamed-zone")
+            zs("UpdateInstanceOffering", f"uuid={ids['offering']}", "name=remf-bigger")
+            assert fetch(ns, f"{base}/meta-data/availability-zone") == "remf-renamed-zone"
+            assert fetch(ns, f"{base}/meta-data/service-offering") == "remf-bigger"
             assert os.stat(os.path.join(remote.home_real, ".zstack-cli", "flat", ids["host2"],
                                         ids["l3"], "metadata", f"{nic['ip']}.json")
                            ).st_mode & 0o077 == 0

@@ -330,6 +330,16 @@ class TestCreateRules:
         assert "already used" in tag(vm2, f"staticIp::{cloud.l3}::{ip1}", "SYS.1006")
         assert tag(vm2, f"staticIp::{cloud.l3}::{ip2}")["tag"].endswith(ip2)   # its own
 
+    def test_offerings_are_renamed_in_place(self, cloud):
+        vm = cloud.vm()["uuid"]
+        offering = cloud.ok("UpdateInstanceOffering", uuid=cloud.offering, name="medium",
+                            description="two of them")
+        assert (offering["name"], offering["description"]) == ("medium", "two of them")
+        assert cloud.get("VmInstanceVO", vm)["instanceOfferingUuid"] == cloud.offering
+        disk = cloud.ok("UpdateDiskOffering", uuid=cloud.disk, name="bigger")
+        assert disk["name"] == "bigger" and disk["diskSize"] > 0
+        cloud.fail("UpdateInstanceOffering", "SYS.1007", uuid=cloud.offering, name="")
+
     def test_unknown_tag(self, cloud):
         error = cloud.create_error("SYS.1007", systemTags=["foo::bar"])
         assert error["details"] == "no system tag matches[foo::bar] for resourceType[VmInstanceVO]"
