@@ -322,10 +322,21 @@ def remove_host(ctx, host):
         _runtime().remove_host_namespace(host["uuid"])
 
 
-def refresh_vms_of(ctx, column, value):
-    """A name the metadata shows changed (the VMs' zone's, their offering's): the
-    documents of the VMs of ``column`` = ``value`` on remote hosts are rewritten
-    (this machine's hosts read the records on each request)."""
+def update_shown_name(ctx, resource_name, column, p):
+    """Update*'s name and description of a resource whose name VMs' metadata shows
+    (their zone, their offering: ``column`` of VmInstanceVO names it)."""
+    from . import common
+
+    inventory = common.update(ctx, resource_name, p["uuid"],
+                              {"name": p.get("name"), "description": p.get("description")})
+    if p.get("name"):
+        _refresh_vms_of(ctx, column, p["uuid"])
+    return inventory
+
+
+def _refresh_vms_of(ctx, column, value):
+    """The documents of the VMs of ``column`` = ``value`` on remote hosts are
+    rewritten (this machine's hosts read the records on each request)."""
     store = ctx.store
     remote = [h["uuid"] for h in store.rows("SELECT uuid, libvirtUri FROM HostVO")
               if _is_remote(h)]

@@ -19,13 +19,9 @@ def create_instance_offering(ctx, p):
 
 
 def update_instance_offering(ctx, p):
-    inventory = common.update(ctx, "InstanceOfferingVO", p["uuid"],
-                              {"name": p.get("name"), "description": p.get("description")})
-    if p.get("name"):
-        from .flat import refresh_vms_of
+    from .flat import update_shown_name
 
-        refresh_vms_of(ctx, "instanceOfferingUuid", p["uuid"])   # its name is in their metadata
-    return inventory
+    return update_shown_name(ctx, "InstanceOfferingVO", "instanceOfferingUuid", p)
 
 
 def delete_instance_offering(ctx, p):

@@ -13,13 +13,9 @@ def create_zone(ctx, p):
 
 
 def update_zone(ctx, p):
-    inventory = common.update(ctx, "ZoneVO", p["uuid"],
-                              {"name": p.get("name"), "description": p.get("description")})
-    if p.get("name"):
-        from .flat import refresh_vms_of
+    from .flat import update_shown_name
 
-        refresh_vms_of(ctx, "zoneUuid", p["uuid"])     # its name is in their metadata
-    return inventory
+    return update_shown_name(ctx, "ZoneVO", "zoneUuid", p)
 
 
 def change_zone_state(ctx, p):
