@@ -41,9 +41,9 @@ import os
 import queue
 import signal
 import sys
-import threading
 import time
 
+from . import libvirt_events
 from .reachability import Reachability, grace
 
 POLL = 0.4                  # seconds between two looks at a simulated host
@@ -242,7 +242,7 @@ class Agent:
         import libvirt
 
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-        start_event_loop(libvirt)
+        libvirt_events.start_event_loop(libvirt, log)
         while not self.stopping:
             self.housekeeping()
             conn = self._open(libvirt, uri)
@@ -254,44 +254,20 @@ class Agent:
             try:
                 self._serve(libvirt, conn)
             finally:
-                for callback in conn._agent_callbacks:
-                    try:
-                        conn.domainEventDeregisterAny(callback)
-                    except libvirt.libvirtError:
-                        pass
-                try:
-                    conn.unregisterCloseCallback()
-                except libvirt.libvirtError:
-                    pass
-                try:
-                    conn.close()
-                except libvirt.libvirtError:
-                    pass
+                libvirt_events.close(libvirt, conn)
             if not self.stopping:
                 self.reached(False)         # the grace period runs from here
                 time.sleep(RECONNECT)
 
     def _open(self, libvirt, uri):
-        # The driver's opener: it never prompts for a password and gives up on a
-        # dead ssh address within seconds, so the grace period is kept.
         from ..hypervisor import HypervisorError
-        from ..hypervisor.driver import open_connection
 
         try:
-            conn = open_connection(uri)
+            conn = libvirt_events.open_watched(libvirt, uri, self._on_lifecycle,
+                                               self._on_reboot, self._on_close)
         except HypervisorError as e:
             log(f"{e}; retrying")
             return None
-        conn._agent_callbacks = []
-        try:
-            conn.setKeepAlive(5, 3)
-        except libvirt.libvirtError:
-            pass                        # not every driver keeps alive
-        conn.registerCloseCallback(self._on_close, None)
-        conn._agent_callbacks.append(conn.domainEventRegisterAny(
-            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None))
-        conn._agent_callbacks.append(conn.domainEventRegisterAny(
-            None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None))
         log(f"connected to {uri}; listening to domain events")
         return conn
 
@@ -317,7 +293,8 @@ class Agent:
                 elif kind == "reboot":
                     self.end_install_boot(name)
                 elif kind == "state":
-                    self.record(name, _confirm(libvirt, conn, name, detail), "event")
+                    self.record(name, libvirt_events.confirm(libvirt, conn, name, detail),
+                                "event")
             except libvirt.libvirtError as e:
                 from ..hypervisor.driver import describe, is_connection_lost
 
@@ -330,7 +307,7 @@ class Agent:
 
     # event thread: queue only, never touch the store here
     def _on_lifecycle(self, _conn, dom, event, detail, _opaque):
-        state = _EVENT_STATE.get(event)
+        state = libvirt_events.state_of(event)
         if state is not None:
             self.events.put(("state", dom.name(), state))
 
@@ -355,58 +332,6 @@ class Agent:
             from .. import hypervisor
 
             self.run_libvirt(uri or hypervisor.default_uri(host["managementIp"]))
-
-
-def start_event_loop(libvirt):
-    """libvirt's default event implementation, run on a thread; registered
-    before any connection is opened (a connection opened earlier gets no events)."""
-    libvirt.virEventRegisterDefaultImpl()
-    threading.Thread(target=_event_loop, args=(libvirt,), daemon=True,
-                     name="libvirt-events").start()
-
-
-def _event_loop(libvirt):
-    while True:
-        try:
-            libvirt.virEventRunDefaultImpl()
-        except libvirt.libvirtError as e:
-            log(f"event loop: {e}")
-            time.sleep(0.1)
-
-
-def _lifecycle_map():
-    import libvirt
-
-    return {libvirt.VIR_DOMAIN_EVENT_STARTED: "Running",
-            libvirt.VIR_DOMAIN_EVENT_RESUMED: "Running",
-            libvirt.VIR_DOMAIN_EVENT_SUSPENDED: "Paused",
-            libvirt.VIR_DOMAIN_EVENT_STOPPED: "Stopped",
-            libvirt.VIR_DOMAIN_EVENT_SHUTDOWN: "Stopped",
-            libvirt.VIR_DOMAIN_EVENT_CRASHED: "Crashed"}
-
-
-class _LazyMap(dict):
-    def get(self, key, default=None):
-        if not self:
-            self.update(_lifecycle_map())
-        return super().get(key, default)
-
-
-_EVENT_STATE = _LazyMap()
-
-
-def _confirm(libvirt, conn, name, from_event):
-    """The domain's state now: an event may be older than the truth. A SHUTDOWN
-    event comes while the domain still runs its last instant: its STOPPED follows."""
-    from ..hypervisor.driver import _STATES
-
-    try:
-        current = _STATES.get(conn.lookupByName(name).state()[0], "Unknown")
-    except libvirt.libvirtError as e:
-        if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return "Stopped"
-        raise
-    return from_event if current == "Unknown" else current
 
 
 def _dir_id(path):

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from backend.agent import host_agent, reachability
+from backend.agent import host_agent, libvirt_events, reachability
 from tests.waiting import wait_for as _wait
 from tests.clouds import HOST1, HOST2, VM1, environment
 
@@ -184,7 +184,7 @@ def test_libvirt_outage_past_the_grace_marks_the_host_then_reconnects(home, stor
 
     daemon = FakeLibvirtd({VM1: libvirt.VIR_DOMAIN_RUNNING})
     monkeypatch.setattr(libvirt, "open", daemon.open)
-    monkeypatch.setattr(host_agent, "start_event_loop", lambda _libvirt: None)
+    monkeypatch.setattr(libvirt_events, "start_event_loop", lambda _libvirt, _log: None)
     assert host_status(store) == "Connected" and vm_states(store)[VM1] == "Running"
     other = vm_states(store, HOST2)
 
@@ -235,7 +235,7 @@ def test_agent_reconnects_a_host_left_disconnected(home, store, quick, monkeypat
     assert host_status(store) == "Disconnected" and vm_states(store)[VM1] == "Unknown"
     daemon = FakeLibvirtd({VM1: libvirt.VIR_DOMAIN_RUNNING})
     monkeypatch.setattr(libvirt, "open", daemon.open)
-    monkeypatch.setattr(host_agent, "start_event_loop", lambda _libvirt: None)
+    monkeypatch.setattr(libvirt_events, "start_event_loop", lambda _libvirt, _log: None)
     runner = AgentThread(home, HOST1, lambda a: a.run_libvirt("qemu:///system"))
     try:
         wait_for(lambda: host_status(store) == "Connected", 3, "the host Connected")
