@@ -68,15 +68,13 @@ class Reachability:
         its VMs need a reconcile (the caller does one after every reconnection anyway)."""
         if self.checked and self.down_since is None:
             return False                    # the common case: costs no query
-        from ..services.host import mark_reachable
+        from ..services.host import drain_leftovers, mark_reachable
 
         self.down_since, self.marked, self.checked = None, False, True
         if mark_reachable(self.ctx, self.host_uuid):
-            from ..services import leftovers
-
             self.log("the host is reachable again: Connected")
             host = self.ctx.store.get("HostVO", self.host_uuid)
-            if host is not None and leftovers.drain(self.ctx, host):
+            if host is not None and drain_leftovers(self.ctx, host):
                 self.log("removed there what it kept while out of reach")
             return True
         return False

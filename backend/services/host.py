@@ -94,14 +94,43 @@ def _connect(ctx, uuid):
             "totalMemoryCapacity": facts["memoryBytes"],
             "availableMemoryCapacity": facts["memoryBytes"] - used_memory,
             "lastOpDate": now()})
-    from . import leftovers
     from .vm_state import reconcile_host
 
-    leftovers.drain(ctx, store.get("HostVO", uuid))
+    drain_leftovers(ctx, store.get("HostVO", uuid))
     reconcile_host(ctx, uuid)
     from .agent import ensure as ensure_agent
 
     ensure_agent(ctx, uuid)
+
+
+def drain_leftovers(ctx, host):
+    """Remove what ``host``'s machine kept for this store while out of reach
+    (services/leftovers.py); the number removed. Stops at the first failure (out
+    of reach again, most likely): the rest waits for the next time."""
+    from .. import hostops
+    from ..storage import StorageError
+    from . import flat, leftovers
+
+    if not hostops.is_remote(host["libvirtUri"]):
+        return 0
+    done = 0
+    for row in leftovers.pending(ctx, host):
+        # Reached through this host's login; named as the host that left it (a Flat
+        # server's directory there carries that host's uuid).
+        there = dict(host, uuid=row["hostUuid"])
+        try:
+            if row["kind"] == leftovers.FILE:
+                hosts.ops(ctx, there).delete_volume(row["target"])
+            else:
+                flat.remove_leftover_server(ctx, there, row["target"])
+            removed = True
+        except (StorageError, hypervisor.HypervisorError):
+            removed = False
+        leftovers.settled(ctx, row["id"], removed)
+        if not removed:
+            break
+        done += 1
+    return done
 
 
 def mark_unreachable(ctx, uuid):

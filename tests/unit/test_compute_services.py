@@ -790,7 +790,8 @@ class TestHosts:
         """DeleteHost of a remote host out of reach: its VM's file is noted
         (HostLeftoverVO) and deleted through the next host reached at that address;
         a failure there keeps what is left for the time after."""
-        from backend.services import hosts, leftovers
+        from backend.services import hosts
+        from backend.services.host import drain_leftovers
         from backend.storage import StorageError
 
         vm = cloud.vm(dataDiskOfferingUuids=[cloud.disk])
@@ -824,15 +825,15 @@ class TestHosts:
                     "libvirtUri": "qemu+ssh://root@192.0.2.9:2222/system?keyfile=/new"}
         other = dict(new_host, managementIp="192.0.2.10")
         ctx = _ctx(cloud)
-        assert leftovers.drain(ctx, other) == 0                      # another machine
+        assert drain_leftovers(ctx, other) == 0                      # another machine
         def in_turn():
             return [r["target"] for r in store.rows("SELECT target FROM HostLeftoverVO "
                                                     "ORDER BY attempts, id")]
         first, second = in_turn()
-        assert leftovers.drain(ctx, new_host) == 0 and left() == paths   # still cut off
+        assert drain_leftovers(ctx, new_host) == 0 and left() == paths   # still cut off
         assert in_turn() == [second, first]          # the one that failed goes behind
         reachable[0] = True
-        assert leftovers.drain(ctx, new_host) == len(paths)
+        assert drain_leftovers(ctx, new_host) == len(paths)
         assert sorted(deleted) == paths and left() == []
         # reached through the new host's login, named as the host that left them
         assert set(used) == {(gone, new_host["libvirtUri"])}
@@ -840,6 +841,7 @@ class TestHosts:
     def test_a_flat_server_left_on_a_remote_host_is_stopped_unless_served_again(
             self, cloud, monkeypatch):
         from backend.services import flat, leftovers
+        from backend.services.host import drain_leftovers
 
         store = cloud.backend.store
         ctx = _ctx(cloud)
@@ -857,7 +859,7 @@ class TestHosts:
         monkeypatch.setattr(flat.host_access, "ops", lambda ctx, h, drv=None: Ops())
         # "b" is served there again meanwhile (its mark here): not stopped, just forgotten
         os.makedirs(flat._state_dir(ctx, cloud.host, "b" * 32))
-        assert leftovers.drain(ctx, host) == 2
+        assert drain_leftovers(ctx, host) == 2
         assert stopped == [(cloud.host, "a" * 32,
                             f"~/.zstack-cli/flat/{cloud.host}/{'a' * 32}")]
         assert store.value("SELECT COUNT(*) FROM HostLeftoverVO") == 0
