@@ -1,10 +1,11 @@
 """The shell's own commands: help, more, set, exit, quit.
 
 A small registry: each built-in takes the runner and the words after it and
-returns an exit status. They are lower-case, so they never shadow an API.
+returns an exit status, or raises CliError, which the runner reports on its line. They are lower-case, so they never shadow an API.
 """
 
 from . import status
+from .binder import CliError
 from .i18n import t, text_of
 
 _REGISTRY = {}
@@ -14,9 +15,15 @@ class ExitShell(Exception):
     """``exit``/``quit``: stop reading commands."""
 
 
-def builtin(name):
+def builtin(name, usage, most):
+    """Register ``function(runner, words)`` as built-in ``name``, taking at most
+    ``most`` words (``usage`` shows them): more are refused, never ignored."""
     def register(function):
-        _REGISTRY[name] = function
+        def checked(runner, words):
+            if len(words) > most:
+                raise CliError(t("builtin_usage", usage=usage))
+            return function(runner, words)
+        _REGISTRY[name] = checked
         return function
     return register
 
@@ -29,18 +36,14 @@ def names():
     return tuple(_REGISTRY)
 
 
-@builtin("help")
+@builtin("help", "help [Verb]", 1)
 def _help(runner, words):
-    from .binder import CliError, find_api
+    from .binder import find_api
 
     if not words:
         runner.emit(general_help())
         return status.OK
-    try:
-        api = find_api(words[0])
-    except CliError as e:
-        return runner.cli_error(str(e))
-    runner.emit(api_help(api))
+    runner.emit(api_help(find_api(words[0])))
     return status.OK
 
 
@@ -95,11 +98,11 @@ def api_help(api):
     return "\n".join(lines) + "\n"
 
 
-@builtin("more")
+@builtin("more", "more [N]", 1)
 def _more(runner, words):
     results = runner.results
     if not results:
-        return runner.cli_error(t("no_results"))
+        raise CliError(t("no_results"))
     index = len(results)
     if words:
         try:
@@ -107,7 +110,7 @@ def _more(runner, words):
         except ValueError:
             index = 0
         if not 1 <= index <= len(results):
-            return runner.cli_error(t("no_result_n", n=words[0], count=len(results)))
+            raise CliError(t("no_result_n", n=words[0], count=len(results)))
     from backend.catalogue import APIS
 
     verb, reply = results[index - 1]
@@ -115,17 +118,17 @@ def _more(runner, words):
     return status.OK
 
 
-@builtin("set")
+@builtin("set", "set output json|table|yaml|text", 2)
 def _set(runner, words):
     if len(words) == 2 and words[0] == "output" and runner.set_output(words[1]):
         runner.emit(t("output_set", fmt=words[1]) + "\n")
         return status.OK
-    return runner.cli_error(t("set_usage"))
+    raise CliError(t("set_usage"))
 
 
-@builtin("exit")
+@builtin("exit", "exit", 0)
 def _exit(runner, words):
     raise ExitShell()
 
 
-_REGISTRY["quit"] = _exit
+_REGISTRY["quit"] = _REGISTRY["exit"]

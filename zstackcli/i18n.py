@@ -47,6 +47,7 @@ MESSAGES = {
     "no_results": ("no earlier result to show", "没有可显示的历史结果"),
     "no_result_n": ("no result number {n}; there are {count}", "没有第 {n} 个结果；共有 {count} 个"),
     "output_set": ("output format is now {fmt}", "输出格式已设为 {fmt}"),
+    "builtin_usage": ("usage: {usage}", "用法：{usage}"),
     "set_usage": ("usage: set output json|table|yaml|text", "用法：set output json|table|yaml|text"),
     "help_usage": (
         "Usage: Verb key=value ...   e.g. CreateZone name=zone1\n"

@@ -53,7 +53,10 @@ class Runner:
     def run_command(self, command):
         builtin = builtins.find(command.verb)
         if builtin is not None:
-            return builtin(self, command.tokens)
+            try:
+                return builtin(self, command.tokens)
+            except CliError as e:
+                return self.cli_error(str(e), command.line)
         try:
             api, params = bind(command, self.base_dir)
         except CliError as e:

@@ -550,3 +550,11 @@ def test_an_unterminated_quote_is_told_at_its_own_line(run):
     r = run(stdin='QueryZone count=true\nQueryZone count=true\n\nCreateZone name="x\n')
     assert r.status == 1 and "Traceback" not in r.err, r
     assert r.err.strip() == 'line 4: unterminated quote: the " opened on line 4 is never closed'
+
+
+def test_built_ins_refuse_extra_words_on_their_line(run):
+    r = run("--keep-going", stdin="help CreateZone bogus\nexit now\nmore 1 2\nQueryZone\n")
+    assert r.status == 1 and "Traceback" not in r.err, r
+    assert r.err.splitlines() == ["line 1: usage: help [Verb]", "line 2: usage: exit",
+                                  "line 3: usage: more [N]"]
+    assert r.json()["inventories"] == []                # the batch went on, and did not exit
