@@ -167,3 +167,21 @@ def test_chinese_messages(zs, tmp_path):
     assert err[0] == ("<stdin>: zones[0].clusters[0].hosts[1]: 未知的键 'managmentIp'"
                       "（您是否想写 managementIp？）")
     assert err[-1] == "<stdin>：未创建任何资源"
+
+
+def test_deploys_of_one_file_at_once_make_everything_once(zs, tmp_path, cli):
+    """Several `-d` of one file started together on one store: one deploys, the
+    others wait for it, then find everything there (SPEC §1: processes share a home)."""
+    plan = tmp_path / "small.yaml"
+    plan.write_text("zones:\n  - name: zone1\n    clusters:\n      - name: c1\n"
+                    "instanceOfferings:\n" +
+                    "".join(f"  - {{name: o{i}, cpuNum: 1, memorySize: 64M}}\n" for i in range(8)))
+    env = dict(os.environ, ZSTACK_HOME=str(zs.home), ZSTACK_HOST_AGENT="off", ZSTACK_LANG="en")
+    runs = [subprocess.Popen([cli, "-d", str(plan)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in runs]
+    assert all(code == 0 for code, _, _ in results), results
+    lasts = sorted(err.splitlines()[-1] for _, _, err in results)
+    assert lasts == sorted([f"{plan}: 10 created, 0 updated, 0 unchanged"] +
+                           [f"{plan}: 0 created, 0 updated, 10 unchanged"] * 2), lasts
+    assert len(query(zs, "QueryZone")) == 1 and len(query(zs, "QueryInstanceOffering")) == 8

@@ -15,6 +15,7 @@ Four stages, and nothing is created unless the first three pass:
 The file's shape is ``schema``'s; ``examples/simulated-two-hosts.yaml`` shows it.
 """
 
+import os
 import sys
 
 from .. import status
@@ -38,6 +39,42 @@ def run(client, arg, output="json", colour=False):
     entries, problems = validate(data, source, base_dir, client.home)
     if problems:
         return _refuse(problems, source)
+    # One deploy at a time on a store: two of one file at once would each plan
+    # before the other creates, and make everything twice. The second waits,
+    # then plans against what the first made.
+    try:
+        lock = _deploy_lock(client.home)
+    except OSError as e:
+        write_error(say("no_lock", path=os.path.join(client.home, LOCK), error=e.strerror))
+        return status.CLI_ERROR
+    with lock:
+        return _plan_and_apply(entries, client, source, output, colour)
+
+
+LOCK = "deploy.lock"
+
+
+def _deploy_lock(home):
+    import fcntl
+
+    from backend.storage.files import file_lock
+
+    os.makedirs(home, mode=0o700, exist_ok=True)
+    path = os.path.join(home, LOCK)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = False
+    except BlockingIOError:
+        busy = True
+    finally:
+        os.close(fd)
+    if busy:
+        write_error(say("waiting", home=home))
+    return file_lock(path)
+
+
+def _plan_and_apply(entries, client, source, output, colour):
     try:
         steps, problems = make_plan(entries, client, source)
     except ApiFailure as f:

@@ -77,6 +77,10 @@ MESSAGES = {
     "service_taken": ("L3 network '{name}' already has {service} from provider {other}",
                       "三层网络 '{name}' 已由提供者 {other} 提供 {service}"),
     "nothing_created": ("{source}: nothing was created", "{source}：未创建任何资源"),
+    "waiting": ("waiting for another deploy on {home} to finish",
+                "正在等待 {home} 上的另一次部署完成"),
+    "no_lock": ("cannot lock {path} against another deploy: {error}",
+                "无法锁定 {path} 以防止并发部署：{error}"),
     # deploying
     "created": ("created", "已创建"),
     "exists": ("exists", "已存在"),
