@@ -20,14 +20,18 @@ _WORD = re.compile(r"""(?:'[^']*'?|"(?:[^"\\]|\\[\s\S])*"?|\\[\s\S]?|[^\s'"\\])+
 
 
 def secret_keys():
-    from backend.catalogue import APIS
+    """The secret parameters' names, and the secret system tags' prefixes
+    (``rootpassword::``), lower-case."""
+    from backend.catalogue import APIS, TAG_PATTERNS
 
-    return frozenset(p.name.lower() for api in APIS.values() for p in api.params.values()
-                     if p.secret)
+    return frozenset([p.name.lower() for api in APIS.values() for p in api.params.values()
+                      if p.secret] +
+                     [t.format.split("{", 1)[0].lower() for t in TAG_PATTERNS if t.secret])
 
 
 def mask_secrets(text, keys=None):
-    """``password=x`` (quoted or not, anywhere in the entry) -> ``password=******``.
+    """``password=x`` (quoted or not, anywhere in the entry) -> ``password=******``;
+    ``tag=rootPassword::x`` -> ``tag=rootPassword::******``.
 
     Keys compare case-insensitively: a mistyped ``Password=x`` still carries
     the real secret even though the command itself fails.
@@ -35,6 +39,7 @@ def mask_secrets(text, keys=None):
     keys = secret_keys() if keys is None else keys
     if not keys:
         return text
+    prefixes = [k for k in keys if k.endswith("::")]
 
     def mask(match):
         word = match.group()
@@ -42,6 +47,12 @@ def mask_secrets(text, keys=None):
         key, sep, _ = bare.partition("=")
         if sep and key.lower() in keys:
             return f"{key}={MASK}"
+        # A secret tag's value (systemTags=...,rootPassword::pw): masked to the word's
+        # end, whatever tags follow it there (a value may hold an escaped comma).
+        low = bare.lower()
+        found = [low.index(p) + len(p) for p in prefixes if p in low]
+        if found:
+            return bare[:min(found)] + MASK
         return word
 
     return _WORD.sub(mask, text)

@@ -303,6 +303,15 @@ def test_live_values_read_the_store(home, backend):
     ("CreateZone name=password description=passwordless",
      "CreateZone name=password description=passwordless"),
     ("CreateZone name=z description='line1\nline2'", "CreateZone name=z description='line1\nline2'"),
+    # a secret system tag's value, wherever the tag is written
+    ("CreateVmInstance name=x systemTags=rootPassword::pw77 l3NetworkUuids=a",
+     f"CreateVmInstance name=x systemTags=rootPassword::{MASK} l3NetworkUuids=a"),
+    ("CreateSystemTag resourceUuid=x tag='rootPassword::my pass'",
+     f"CreateSystemTag resourceUuid=x tag=rootPassword::{MASK}"),
+    ("CreateVmInstance systemTags=hostname::a,rootPassword::p\\,q,userdata::z name=n",
+     f"CreateVmInstance systemTags=hostname::a,rootPassword::{MASK} name=n"),
+    ("UpdateSystemTag uuid=x tag=rootpassword::typo", f"UpdateSystemTag uuid=x tag=rootpassword::{MASK}"),
+    ("QueryZone name=rootPassword", "QueryZone name=rootPassword"),
 ])
 def test_mask_secrets(line, stored):
     assert mask_secrets(line) == stored
