@@ -320,9 +320,12 @@ def test_mask_secrets(line, stored):
 def test_secret_keys_come_from_the_catalogue():
     from zstackcli.history import secret_keys
 
+    from backend.catalogue import TAG_PATTERNS
+
     assert secret_keys() == {p.name.lower() for a in APIS.values() for p in a.params.values()
-                             if p.secret}
-    assert secret_keys()
+                             if p.secret} | {t.format.split("{")[0].lower()
+                                             for t in TAG_PATTERNS if t.secret}
+    assert "password" in secret_keys() and "rootpassword::" in secret_keys()
 
 
 def test_history_file_is_masked_and_private(tmp_path):
