@@ -131,6 +131,8 @@ def _record(ctx, p, vm_uuid, image, offering, host, ps, default_l3, root_size,
             "memorySize": offering["memorySize"], "platform": image["platform"],
             "allocatorStrategy": offering["allocatorStrategy"], "state": state,
             "createDate": stamp, "lastOpDate": stamp})
+        if state in vm_state.TRANSITIONAL:
+            vm_state.own(store, vm_uuid)
         for device, l3 in enumerate(p["l3NetworkUuids"]):
             used = ipam.allocate(store, l3, strategy, static_ip=static.get(l3))
             nic_uuid = new_uuid()
@@ -261,6 +263,7 @@ def _delete_records(ctx, vm_uuid):
                            "vmInstanceUuid = ?", (vm_uuid,))
         tags.delete_all(store, vm_uuid)
         store.delete("VmInstanceVO", vm_uuid)
+        store.delete("VmTransitionVO", vm_uuid, key="vmUuid")
         if vm and vm["hostUuid"]:
             recount_host(ctx, vm["hostUuid"])
 

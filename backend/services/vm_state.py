@@ -1,6 +1,8 @@
 """VM states: which operation each state allows, claiming a transition
 atomically, and reconciling records with what the hypervisor says (SPEC §7.2)."""
 
+import os
+
 from .. import catalogue
 from ..i18n import msg
 from ..errors import ApiError, VM_STATE, operr
@@ -20,19 +22,97 @@ def state_error(uuid, state, operation, allowed):
                      uuid=uuid, state=state, details=details), cause)
 
 
+# States an operation holds a VM in while it talks to the host; the process doing
+# so owns it (VmTransitionVO). Migrations have their own records (volume_migration).
+TRANSITIONAL = ("Starting", "Stopping", "Rebooting", "Destroying")
+
+
 def claim(ctx, uuid, operation, to_state=None):
     """Check the VM's state allows ``operation`` and, when ``to_state`` is
     given, move it there in the same transaction (so two shells can not start
     one VM twice). Returns the VM row as it was."""
     allowed = catalogue.APIS[operation].vm_states
     store = ctx.store
+    vm = store.get("VmInstanceVO", uuid)
+    if vm["state"] in TRANSITIONAL:
+        _take_back_from_the_dead(ctx, uuid)
     with store.transaction():
         vm = store.get("VmInstanceVO", uuid)
         if vm["state"] not in allowed:
             raise state_error(uuid, vm["state"], operation, allowed)
         if to_state:
             store.update("VmInstanceVO", uuid, {"state": to_state, "lastOpDate": now()})
+            if to_state in TRANSITIONAL:
+                own(store, uuid)
     return vm
+
+
+def own(store, vm_uuid):
+    """This process holds the VM in a transitional state (inside a transaction)."""
+    pid = os.getpid()
+    store.conn.execute("INSERT OR REPLACE INTO VmTransitionVO (vmUuid, pid, started, "
+                       "createDate) VALUES (?, ?, ?, ?)",
+                       (vm_uuid, pid, _started(pid), now()))
+
+
+def _take_back_from_the_dead(ctx, uuid):
+    """A VM left in a transitional state by a process that died on the way (kill
+    -9, a crash): it takes the state its domain shows, as a reconnect would give
+    it. A live owner (another shell still working) keeps it."""
+    from . import hosts
+    from .. import hypervisor
+
+    store = ctx.store
+    owner = store.row("SELECT pid, started FROM VmTransitionVO WHERE vmUuid = ?", (uuid,))
+    if owner is None or _started(owner["pid"]) == owner["started"]:
+        return
+    vm = store.get("VmInstanceVO", uuid)
+    host = store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
+    try:
+        states = hosts.driver(ctx, host).states() if host else {}
+    except hypervisor.HypervisorError:
+        return                          # the host tells nothing now: left as it is
+    with store.transaction():
+        current = store.get("VmInstanceVO", uuid)
+        again = store.row("SELECT pid, started FROM VmTransitionVO WHERE vmUuid = ?", (uuid,))
+        if current["state"] != vm["state"] or again is None or tuple(again) != tuple(owner):
+            return                      # someone else took it meanwhile
+        if uuid in states:
+            _disks_made(store, uuid)
+        set_state(ctx, uuid, FROM_HYPERVISOR.get(states.get(uuid), "Stopped"))
+    if uuid not in states:
+        # No domain: the create died before defining it, so no guest ever used the
+        # disks it left Creating; they go, and the next start makes them whole.
+        # (Never noted as a leftover to delete later: the start makes the same path.)
+        from ..storage import StorageError
+
+        try:
+            for (path,) in store.rows("SELECT installPath FROM VolumeVO WHERE vmInstanceUuid = ?"
+                                      " AND status = 'Creating'", (uuid,)):
+                hosts.ops(ctx, host).delete_volume(path)
+        except (StorageError, hypervisor.HypervisorError):
+            pass                        # the start says the file is there, and stops
+    from .flat import sync_vm
+
+    sync_vm(ctx, uuid)
+
+
+def _disks_made(store, vm_uuid):
+    """The VM has a domain, which is defined only after every disk of it was made:
+    disks a killed create left Creating are whole (and may hold guest data now)."""
+    store.conn.execute("UPDATE VolumeVO SET status = 'Ready', lastOpDate = ? WHERE "
+                       "vmInstanceUuid = ? AND status = 'Creating'", (now(), vm_uuid))
+
+
+def _started(pid):
+    """The process's start time (clock ticks since boot), or None when it is gone or
+    a zombie: with the pid, it names one process (pids are reused)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
 
 
 class transition:
@@ -75,6 +155,8 @@ def set_state(ctx, uuid, state, **columns):
     with store.transaction():
         vm = store.get("VmInstanceVO", uuid)
         store.update("VmInstanceVO", uuid, {"state": state, "lastOpDate": now(), **columns})
+        if state not in TRANSITIONAL:
+            store.delete("VmTransitionVO", uuid, key="vmUuid")
         for host_uuid in {vm["hostUuid"], columns.get("hostUuid")} - {None}:
             recount_host(ctx, host_uuid)
 
@@ -93,5 +175,8 @@ def reconcile_host(ctx, host_uuid):
     for vm in vms:
         actual = FROM_HYPERVISOR.get(states.get(vm["uuid"]), "Stopped")
         if actual != vm["state"]:
-            set_state(ctx, vm["uuid"], actual)
+            with store.transaction():
+                if vm["uuid"] in states:
+                    _disks_made(store, vm["uuid"])
+                set_state(ctx, vm["uuid"], actual)
             sync_vm(ctx, vm["uuid"])

@@ -502,8 +502,107 @@ class TestPlacement:
 
 # ================================================================ §7.2 states
 
+def _killed_in(home, where, api, params):
+    """A process calling ``api`` and killed (SIGKILL) when it reaches ``where``:
+    "build" (a new VM's domain about to start), "ready" (its domain started, its
+    disks about to be marked Ready) or "stop" (a domain about to stop)."""
+    import signal
+
+    from backend.api import Backend
+    from backend.services import flat, hosts
+
+    def die(*a, **kw):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if where == "build":
+        flat.sync_vm = die
+    elif where == "ready":
+        from backend.services import vm
+
+        vm._mark_ready = die
+    else:
+        real = hosts.driver
+
+        class Dying:
+            def __init__(self, drv):
+                self.drv = drv
+
+            def __getattr__(self, name):
+                return die if name == "stop" else getattr(self.drv, name)
+        hosts.driver = lambda ctx, host: Dying(real(ctx, host))
+    Backend(home).call(api, params)
+
+
+def killed_in(cloud, where, api, **params):
+    import signal
+
+    child = multiprocessing.get_context("fork").Process(
+        target=_killed_in, args=(cloud.backend.home, where, api, params))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+
+
 class TestStates:
     STOP_ALLOWED = ("Running", "Paused", "Unknown", "Crashed", "Stopping", "Starting")
+
+    def test_a_vm_left_starting_by_a_killed_process_is_taken_back(self, cloud):
+        """kill -9 while a VM is created (Starting, its volumes Creating): the next
+        operation on it finds its owner gone, gives it the state its domain shows
+        (none yet: Stopped) and goes on; the start makes what was missing."""
+        killed_in(cloud, "build", "CreateVmInstance", name="k1",
+                  instanceOfferingUuid=cloud.offering, imageUuid=cloud.image,
+                  l3NetworkUuids=[cloud.l3])
+        [vm] = cloud.query("QueryVmInstance", name="k1")
+        assert vm["state"] == "Starting"
+        assert {v["status"] for v in vm["allVolumes"]} == {"Creating"}
+        cloud.ok("QueryVmInstance")                       # a query changes nothing
+        assert cloud.ok("StartVmInstance", uuid=vm["uuid"])["state"] == "Running"
+        assert cloud.driver().state(vm["uuid"]) == "Running"
+        assert {v["status"] for v in cloud.get("VmInstanceVO", vm["uuid"])["allVolumes"]} == \
+            {"Ready"}
+        assert cloud.backend.store.value("SELECT COUNT(*) FROM VmTransitionVO") == 0
+
+    def test_a_vm_killed_after_its_domain_started_keeps_its_disks(self, cloud):
+        """kill -9 once the new VM's domain runs, before its disks were marked Ready:
+        its disks are whole and the guest writes to them; they are never made again."""
+        killed_in(cloud, "ready", "CreateVmInstance", name="k4",
+                  instanceOfferingUuid=cloud.offering, imageUuid=cloud.image,
+                  l3NetworkUuids=[cloud.l3])
+        [vm] = cloud.query("QueryVmInstance", name="k4")
+        assert vm["state"] == "Starting" and cloud.driver().state(vm["uuid"]) == "Running"
+        root = cloud.local(vm["allVolumes"][0]["installPath"])
+        with open(root, "ab") as f:
+            f.write(b"guest data")                      # what the guest wrote since
+        assert cloud.ok("StopVmInstance", uuid=vm["uuid"])["state"] == "Stopped"
+        assert {v["status"] for v in cloud.get("VmInstanceVO", vm["uuid"])["allVolumes"]} == \
+            {"Ready"}
+        assert cloud.ok("StartVmInstance", uuid=vm["uuid"])["state"] == "Running"
+        with open(root, "rb") as f:
+            assert f.read().endswith(b"guest data")
+
+    def test_a_vm_left_stopping_by_a_killed_process_is_taken_back(self, cloud):
+        vm = cloud.vm("k2")["uuid"]
+        killed_in(cloud, "stop", "StopVmInstance", uuid=vm)
+        assert cloud.get("VmInstanceVO", vm)["state"] == "Stopping"
+        # its domain still runs: Running again, then stopped for real
+        assert cloud.ok("RebootVmInstance", uuid=vm)["state"] == "Running"
+        assert cloud.ok("StopVmInstance", uuid=vm)["state"] == "Stopped"
+
+    def test_a_transition_whose_owner_lives_is_left_alone(self, cloud):
+        from backend.services import vm_state
+
+        vm = cloud.vm("k3", strategy="CreateStopped")["uuid"]
+        store = cloud.backend.store
+        with store.transaction():
+            store.update("VmInstanceVO", vm, {"state": "Starting"})
+            vm_state.own(store, vm)                     # this process: alive
+        error = cloud.fail("StartVmInstance", uuid=vm)
+        state_cause(error, "Starting", "StartVmInstance", ("Created", "Stopped"))
+        done = subprocess.run(["true"])                 # a pid that has ended
+        assert done.returncode == 0
+        with store.transaction():
+            store.conn.execute("UPDATE VmTransitionVO SET pid = ?", (99999999,))
+        assert cloud.ok("StartVmInstance", uuid=vm)["state"] == "Running"
 
     def test_operations_from_disallowed_states(self, cloud):
         running = cloud.vm("running")["uuid"]

@@ -13,6 +13,7 @@ STEPS = (
     "m0005_volume_migration",
     "m0006_migration_landing",
     "m0007_host_leftovers",
+    "m0008_vm_transition_owner",
 )
 
 LATEST = len(STEPS)
