@@ -39,7 +39,10 @@ def run_repl(client, output):
     session = PromptSession(
         message=lambda: prompt_message(client),
         multiline=True,                    # Enter itself decides: see keys.py
-        prompt_continuation=lambda width, line, soft: [("class:continuation", CONTINUATION)],
+        # A long line wrapped by the screen is not a continuation: no "... " in the
+        # middle of a uuid to be copied off the screen.
+        prompt_continuation=lambda width, line, soft: (
+            "" if soft else [("class:continuation", CONTINUATION)]),
         key_bindings=build_key_bindings(),
         lexer=PygmentsLexer(ZStackLexer),
         style=build_style(),

@@ -231,6 +231,18 @@ def test_multi_line_values_typed_and_pasted(shell):
     assert sh.quit() == 0
 
 
+def test_a_line_wrapped_by_the_screen_shows_no_continuation_prompt(shell):
+    sh = shell(columns=60)
+    uuid = "d2e2ce4bc1906cda4c7" * 4
+    sh.child.send(f"QueryZone uuid={uuid} description=a-long-line-wrapped")
+    sh.drain(0.6)
+    assert "... " not in sh.screen[sh.pos:], sh.screen[sh.pos:]
+    sh.child.send("\r")
+    sh.wait_for('"inventories": []')
+    sh.prompt()
+    assert sh.quit() == 0
+
+
 def test_ctrl_c_abandons_the_line_and_exit_leaves_with_0(shell):
     sh = shell()
     sh.child.send("CreateZone name=abandoned")
