@@ -9,6 +9,7 @@ from .binder import CliError
 from .i18n import t, text_of
 
 _REGISTRY = {}
+_USAGE = {}
 
 
 class ExitShell(Exception):
@@ -24,6 +25,7 @@ def builtin(name, usage, most):
                 raise CliError(t("builtin_usage", usage=usage))
             return function(runner, words)
         _REGISTRY[name] = checked
+        _USAGE[name] = usage
         return function
     return register
 
@@ -42,6 +44,9 @@ def _help(runner, words):
 
     if not words:
         runner.emit(general_help())
+        return status.OK
+    if words[0] in _USAGE:                  # help more: the built-in's own usage
+        runner.emit(t("builtin_usage", usage=_USAGE[words[0]]) + "\n")
         return status.OK
     runner.emit(api_help(find_api(words[0])))
     return status.OK
@@ -132,3 +137,4 @@ def _exit(runner, words):
 
 
 _REGISTRY["quit"] = _REGISTRY["exit"]
+_USAGE["quit"] = "quit"

@@ -558,3 +558,6 @@ def test_built_ins_refuse_extra_words_on_their_line(run):
     assert r.err.splitlines() == ["line 1: usage: help [Verb]", "line 2: usage: exit",
                                   "line 3: usage: more [N]"]
     assert r.json()["inventories"] == []                # the batch went on, and did not exit
+    r = run(stdin="help more\nhelp set\n")
+    assert r.status == 0 and r.out.splitlines() == [
+        "usage: more [N]", "usage: set output json|table|yaml|text"], r
