@@ -9,8 +9,9 @@ for Enter; text that arrives as keystrokes goes through the same Enter rule
 line by line.
 """
 
+from prompt_toolkit import search
 from prompt_toolkit.filters import (completion_is_selected, emacs_insert_mode, has_focus,
-                                    vi_insert_mode)
+                                    is_searching, vi_insert_mode)
 from prompt_toolkit.enums import DEFAULT_BUFFER
 from prompt_toolkit.key_binding import KeyBindings
 
@@ -29,18 +30,14 @@ def build_key_bindings():
 
     @kb.add("enter", filter=editing & ~completion_is_selected)
     def _enter(event):
-        buffer = event.current_buffer
-        buffer.complete_state = None
-        if is_incomplete(buffer.document.text):
-            # No copied indentation: pasted YAML brings its own.
-            buffer.newline(copy_margin=False)
-        else:
-            # A paste that ended with its newline: run it (and keep it in the
-            # history) without the empty last line.
-            stripped = buffer.text.rstrip("\n")
-            if stripped != buffer.text and not is_incomplete(stripped):
-                buffer.text = stripped
-            buffer.validate_and_handle()
+        _run_or_continue(event.current_buffer)
+
+    @kb.add("enter", filter=is_searching)
+    def _run_found(event):
+        # As in bash: Enter on a line found with Ctrl-R runs it (prompt_toolkit's
+        # own Enter only ends the search, and what is typed next lands mid-line).
+        search.accept_search()
+        _run_or_continue(event.app.current_buffer)
 
     @kb.add("tab", filter=editing)
     def _tab(event):
@@ -62,3 +59,17 @@ def build_key_bindings():
         event.current_buffer.newline(copy_margin=False)
 
     return kb
+
+
+def _run_or_continue(buffer):
+    buffer.complete_state = None
+    if is_incomplete(buffer.document.text):
+        # No copied indentation: pasted YAML brings its own.
+        buffer.newline(copy_margin=False)
+    else:
+        # A paste that ended with its newline: run it (and keep it in the
+        # history) without the empty last line.
+        stripped = buffer.text.rstrip("\n")
+        if stripped != buffer.text and not is_incomplete(stripped):
+            buffer.text = stripped
+        buffer.validate_and_handle()

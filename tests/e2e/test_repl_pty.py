@@ -211,6 +211,21 @@ def test_history_persists_masks_passwords_and_login_changes_the_prompt(shell, zh
     assert sh.quit() == 0
 
 
+def test_ctrl_r_then_enter_runs_the_line_found(shell):
+    sh = shell()
+    sh.run("CreateZone name=mz3", '"name": "mz3"')
+    sh.run("QueryZone count=true", '"total": 1')
+    sh.child.sendcontrol("r")
+    sh.drain()
+    sh.child.send("mz3")
+    sh.drain()
+    sh.child.send("\r")                  # runs CreateZone name=mz3 again, as bash would
+    sh.wait_for('"name": "mz3"')
+    sh.prompt()
+    sh.run("QueryZone name=mz3 count=true", '"total": 2')
+    assert sh.quit() == 0
+
+
 def test_multi_line_values_typed_and_pasted(shell):
     sh = shell()
     sh.child.send("CreateZone name=ml description='line1\r")
