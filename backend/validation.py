@@ -97,9 +97,9 @@ def _coerce(api, param, value, store, resources):
         if kind == "int" and not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
             raise argerr(msg("field[{name}] of message[{message}] is out of range: {value}",
                              name=param.name, message=message_class(api), value=value))
-        return number
+        return _bounded(param, number)
     if kind == "size":
-        return _size(api, param, value)
+        return _bounded(param, _size(api, param, value))
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -167,6 +167,28 @@ def _clip(text, most=64):
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+
+
+def _bounded(param, number):
+    least, most = param.least, param.most
+    if (least is None or number >= least) and (most is None or number <= most):
+        return number
+    if most is not None:
+        raise argerr(msg("{name} must be between {least} and {most}, not {value}",
+                         name=param.name, least=least, most=most, value=number))
+    if param.type == "size":
+        raise argerr(msg("{name} must be at least {least}, but {value} bytes found",
+                         name=param.name, least=human_size(least), value=number))
+    raise argerr(msg("{name} must be at least {least}, but {value} found",
+                     name=param.name, least=least, value=number))
+
+
+def human_size(number):
+    """16777216 -> 16M: a bound as people write it (exact units only)."""
+    for unit, size in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if number and number % size == 0:
+            return f"{number // size}{unit}"
+    return str(number)
 
 
 def _size(api, param, value):

@@ -28,7 +28,7 @@ APIS = (
          Param("username", required=True, doc=Text("SSH user of the host", "物理机SSH用户名")),
          Param("password", required=True, secret=True,
                doc=Text("SSH password of the host", "物理机SSH密码")),
-         Param("sshPort", "int", default=22, doc=Text("SSH port", "SSH端口")),
+         Param("sshPort", "int", default=22, least=1, most=65535, doc=Text("SSH port", "SSH端口")),
          Param("libvirtUri", max_length=1024,
                doc=Text("libvirt URI; test:///default adds a simulated host",
                         "libvirt 连接URI；test:///default 添加模拟物理机")))
@@ -49,7 +49,7 @@ APIS = (
                doc=Text("SSH password of the host: puts this store's key back there at the "
                         "next ReconnectHost that needs it",
                         "物理机SSH密码：下次重连需要时用它重新放置本库的密钥")),
-         Param("sshPort", "int", doc=Text("SSH port", "SSH端口"))),
+         Param("sshPort", "int", least=1, most=65535, doc=Text("SSH port", "SSH端口"))),
         doc=Text("Update a KVM host's SSH login (used from the next ReconnectHost) or its name",
                  "更新KVM物理机的SSH登录信息（下次重连起生效）或名称"),
         resource="HostVO", example="UpdateKVMHost uuid=<hostUuid> password=newpassword"),

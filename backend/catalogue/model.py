@@ -96,11 +96,13 @@ class TagPattern:
 
 class Param:
     __slots__ = ("name", "type", "required", "choices", "default", "resource",
-                 "items", "split", "max_length", "min_length", "secret", "must_exist", "values", "doc")
+                 "items", "split", "max_length", "min_length", "secret", "must_exist", "values", "doc",
+                 "least", "most")
 
     def __init__(self, name, type="str", required=False, choices=(), default=None,
                  resource=None, items="str", split="comma", max_length=None,
-                 min_length=None, secret=False, must_exist=True, values=None, doc=None):
+                 min_length=None, secret=False, must_exist=True, values=None, doc=None,
+                 least=None, most=None):
         assert type in PARAM_TYPES, type
         assert values is None or values[0] in VALUE_SOURCES, values
         self.name = name
@@ -121,6 +123,10 @@ class Param:
         # (source, *names of the other params on the line it depends on); see VALUE_SOURCES.
         self.values = values
         self.doc = doc
+        # Bounds of an int or size value (both ends included): the API and a deploy
+        # file's up-front check refuse alike what is outside.
+        self.least = least
+        self.most = most
 
     @property
     def is_list(self):

@@ -20,8 +20,8 @@ RESOURCES = (
 APIS = (
     Api("CreateInstanceOffering", "offering", "offering:create_instance_offering",
         (name_param(), description_param(),
-         Param("cpuNum", "int", required=True, doc=Text("virtual CPUs", "CPU 核数")),
-         Param("memorySize", "size", required=True,
+         Param("cpuNum", "int", required=True, least=1, doc=Text("virtual CPUs", "CPU 核数")),
+         Param("memorySize", "size", required=True, least=16 << 20,
                doc=Text("memory in bytes (or 512M, 2G)", "内存，字节（或 512M、2G）")),
          Param("cpuSpeed", "int", default=0, doc=Text("CPU speed (MHz), informative",
                                                      "CPU 主频（MHz），仅供参考")),
@@ -48,7 +48,7 @@ APIS = (
               Text("Query instance offerings", "查询计算规格"), example="QueryInstanceOffering"),
     Api("CreateDiskOffering", "offering", "offering:create_disk_offering",
         (name_param(), description_param(),
-         Param("diskSize", "size", required=True,
+         Param("diskSize", "size", required=True, least=1 << 20,
                doc=Text("disk size in bytes (or 1G)", "磁盘大小，字节（或 1G）")),
          Param("sortKey", "int", default=0, doc=Text("display order", "排序键")))
         + CREATE_EXTRAS,

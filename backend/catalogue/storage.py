@@ -109,7 +109,7 @@ APIS = (
                                                     "SSH用户名（本地主机不使用）")),
          Param("password", secret=True, doc=Text("SSH password (unused for a local hostname)",
                                                  "SSH密码（本地主机不使用）")),
-         Param("sshPort", "int", default=22, doc=Text("SSH port", "SSH端口"))) + CREATE_EXTRAS,
+         Param("sshPort", "int", default=22, least=1, most=65535, doc=Text("SSH port", "SSH端口"))) + CREATE_EXTRAS,
         doc=Text("Add backup storage: a directory that keeps images", "添加镜像服务器：保存镜像的目录"),
         resource="BackupStorageVO",
         example="AddSftpBackupStorage name=bs1 url=/zstack_bs hostname=127.0.0.1 "

@@ -135,10 +135,4 @@ ZH = {
     "image[uuid:{image_uuid}] has no ready copy on any backup storage":
         "镜像[uuid:{image_uuid}]在所有镜像服务器上都没有可用的副本",
     "AddImage {name}": "添加镜像 {name}",
-    # offering.py
-    "cpuNum must be at least 1, but {cpuNum} found": "cpuNum 至少为 1，实际为 {cpuNum}",
-    "memorySize must be at least 16M, but {memorySize} bytes found":
-        "memorySize 至少为 16M，实际为 {memorySize} 字节",
-    "diskSize must be at least 1M, but {diskSize} bytes found":
-        "diskSize 至少为 1M，实际为 {diskSize} 字节",
 }

@@ -2,6 +2,12 @@
 global configs and the helpers every service shares."""
 
 ZH = {
+    # validation.py: a value outside its declared bounds
+    "{name} must be between {least} and {most}, not {value}":
+        "{name} 必须在 {least} 到 {most} 之间，而不是 {value}",
+    "{name} must be at least {least}, but {value} bytes found":
+        "{name} 至少为 {least}，实际为 {value} 字节",
+    "{name} must be at least {least}, but {value} found": "{name} 至少为 {least}，实际为 {value}",
     # api.py, errors.py, store
     "unknown API[{name}]": "未知的 API[{name}]",
     "the database {path} can not be used ({error}); it may be damaged: restore a backup "

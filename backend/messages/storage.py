@@ -8,8 +8,6 @@ ZH = {
     "failed to connect to host[uuid:{uuid}, managementIp:{managementIp}] through "
     "{libvirtUri}: {error}":
         "通过 {libvirtUri} 连接物理机[uuid:{uuid}, managementIp:{managementIp}]失败：{error}",
-    "sshPort must be between 1 and 65535, not {port}":
-        "sshPort 必须在 1 到 65535 之间，而不是 {port}",
     "failed to connect to host[managementIp:{managementIp}] through {libvirtUri}: {error}":
         "通过 {libvirtUri} 连接物理机[managementIp:{managementIp}]失败：{error}",
     "host[uuid:{uuid}] still holds {count} detached data volume(s); delete or migrate them "

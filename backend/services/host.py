@@ -10,7 +10,6 @@ _STATE = {"enable": "Enabled", "disable": "Disabled"}
 
 
 def add_kvm_host(ctx, p):
-    _check_port(p.get("sshPort"))
     store = ctx.store
     cluster = store.get("ClusterVO", p["clusterUuid"])
     uri = p.get("libvirtUri") or hypervisor.default_uri(p["managementIp"], p["username"],
@@ -44,11 +43,6 @@ def add_kvm_host(ctx, p):
         _forget(ctx, host["uuid"])
         raise
     return common.inventory(ctx, "HostVO", host["uuid"])
-
-
-def _check_port(port):
-    if port is not None and not 1 <= port <= 65535:
-        raise argerr(msg("sshPort must be between 1 and 65535, not {port}", port=port))
 
 
 def _like_prefix(text):
@@ -199,7 +193,6 @@ def update_host(ctx, p):
 def update_kvm_host(ctx, p):
     """The name and the ssh login. A new user or port goes into an ssh URI too;
     nothing logs in now: the next ReconnectHost does, with these."""
-    _check_port(p.get("sshPort"))
     host = ctx.store.get("HostVO", p["uuid"])
     uri = host["libvirtUri"]
     if uri.startswith("qemu+ssh:") and (p.get("username") or p.get("sshPort")):

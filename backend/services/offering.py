@@ -1,16 +1,9 @@
 """Instance and disk offerings."""
 
-from ..i18n import msg
-from ..errors import argerr
 from . import common
 
 
 def create_instance_offering(ctx, p):
-    if p["cpuNum"] < 1:
-        raise argerr(msg("cpuNum must be at least 1, but {cpuNum} found", cpuNum=p['cpuNum']))
-    if p["memorySize"] < 16 << 20:
-        raise argerr(msg("memorySize must be at least 16M, but {memorySize} bytes found",
-                         memorySize=p['memorySize']))
     row = {"name": p["name"], "description": p.get("description"), "cpuNum": p["cpuNum"],
            "cpuSpeed": p["cpuSpeed"], "memorySize": p["memorySize"], "type": "UserVm",
            "allocatorStrategy": p["allocatorStrategy"], "sortKey": p["sortKey"],
@@ -29,9 +22,6 @@ def delete_instance_offering(ctx, p):
 
 
 def create_disk_offering(ctx, p):
-    if p["diskSize"] < 1 << 20:
-        raise argerr(msg("diskSize must be at least 1M, but {diskSize} bytes found",
-                         diskSize=p['diskSize']))
     row = {"name": p["name"], "description": p.get("description"), "diskSize": p["diskSize"],
            "type": "zstack", "allocatorStrategy": "DefaultPrimaryStorageAllocationStrategy",
            "sortKey": p["sortKey"], "state": "Enabled"}

@@ -342,8 +342,8 @@ def test_plain_scalars_that_look_like_numbers_keep_their_text():
     host = entries("zones: [{name: z, clusters: [{name: c, hosts: [{name: h, managementIp: "
                    "1.1.1.1, username: root, password: 0123456, sshPort: 0x16}]}]}]")[2]
     assert host.params["password"] == "0123456" and host.params["sshPort"] == 22
-    [offering] = entries("instanceOfferings: [{name: o, cpuNum: 1_0, memorySize: 0x40}]")
-    assert offering.params == {"name": "o", "cpuNum": 10, "memorySize": 64}
+    [offering] = entries("instanceOfferings: [{name: o, cpuNum: 1_0, memorySize: 0x4000000}]")
+    assert offering.params == {"name": "o", "cpuNum": 10, "memorySize": 64 << 20}
     assert problems("instanceOfferings: [{name: o, cpuNum: 1.5, memorySize: 2024-01-01}]") == [
         "env.yaml: instanceOfferings[0].cpuNum: expected an integer, got 1.5",
         "env.yaml: instanceOfferings[0].memorySize: expected a size in bytes or with a unit "
@@ -437,3 +437,11 @@ def test_create_refuses_a_dangling_symlink(tmp_path):
                     "create: {size: 1M}}]", base_dir=str(tmp_path)) == [
         f"env.yaml: images[0].create: 'create' will not make {tmp_path}/i.raw: it is a "
         "symlink to nothing"]
+
+
+def test_values_outside_the_catalogues_bounds_are_refused_before_anything_is_made():
+    assert problems("instanceOfferings: [{name: s, cpuNum: 0, memorySize: 1M}]\n"
+                    "diskOfferings: [{name: d, diskSize: 1K}]") == [
+        "env.yaml: instanceOfferings[0].cpuNum: must be at least 1, got 0",
+        "env.yaml: instanceOfferings[0].memorySize: must be at least 16M, got '1M'",
+        "env.yaml: diskOfferings[0].diskSize: must be at least 1M, got '1K'"]

@@ -81,7 +81,7 @@ def check(param, value):
             number = None
         if number is None or abs(number) > _INT_MAX:
             raise Invalid(say("want_int", got=shown(value)))
-        return number
+        return _bounded(param, number, value)
     if kind == "float":
         value = _typed(value)
         try:
@@ -91,7 +91,7 @@ def check(param, value):
         except (TypeError, ValueError):
             raise Invalid(say("want_number", got=shown(value))) from None
     if kind == "size":
-        return size(value)
+        return _bounded(param, size(value), value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -111,6 +111,20 @@ def check(param, value):
             raise Invalid(say("want_map", got=shown(value)))
         return value
     raise AssertionError(kind)
+
+
+def _bounded(param, number, written):
+    """The catalogue's bounds of the value (the API checks the same ones)."""
+    from backend.validation import human_size
+
+    least, most = param.least, param.most
+    if (least is None or number >= least) and (most is None or number <= most):
+        return number
+    show = human_size if param.type == "size" else str
+    if most is not None:
+        raise Invalid(say("out_of_bounds", least=show(least), most=show(most),
+                          got=shown(written)))
+    raise Invalid(say("too_small", least=show(least), got=shown(written)))
 
 
 def name_list(value, single=False):
