@@ -267,7 +267,7 @@ def _condition_values(api, key, op, value, values):
             return _uuid_suggestions(values, rel.target, last)
     if target.fields[field].type == "bool":
         return _choices(("true", "false"), last)
-    return []
+    return _choices(target.fields[field].choices, last)
 
 
 def _choices(choices, value):

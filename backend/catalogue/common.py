@@ -36,5 +36,6 @@ DELETE_MODE = Param(
     doc=Text("Enforcing also deletes what depends on the resource",
              "Enforcing 模式会一并删除依赖该资源的对象"))
 
+STATES = ("Enabled", "Disabled")     # what stateEvent=enable|disable sets
 STATE_EVENT = Param("stateEvent", required=True, choices=("enable", "disable"),
                     doc=Text("enable or disable", "启用或禁用"))

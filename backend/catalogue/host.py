@@ -1,13 +1,15 @@
 """KVM hosts: libvirt connections (SPEC §7)."""
 
-from .common import (CREATE_DATE, CREATE_EXTRAS, DELETE_MODE, DESCRIPTION, LAST_OP_DATE, NAME, STATE_EVENT,
-                     UUID, description_param, name_param, uuid_param)
+from .common import (CREATE_DATE, CREATE_EXTRAS, DELETE_MODE, DESCRIPTION, LAST_OP_DATE, NAME,
+                     STATE_EVENT, STATES, UUID, description_param, name_param, uuid_param)
 from .model import Api, Field, Param, Relation, Resource, Text, query_api
 
 RESOURCES = (
     Resource("HostVO", (UUID, NAME, DESCRIPTION, Field("zoneUuid"), Field("clusterUuid"),
-                        Field("managementIp"), Field("hypervisorType"), Field("state"),
-                        Field("status"), Field("libvirtUri"), Field("username"),
+                        Field("managementIp"), Field("hypervisorType"),
+                        Field("state", choices=STATES),
+                        Field("status", choices=("Connecting", "Connected", "Disconnected")),
+                        Field("libvirtUri"), Field("username"),
                         Field("sshPort", "int"), Field("cpuNum", "int"),
                         Field("totalCpuCapacity", "int"), Field("availableCpuCapacity", "int"),
                         Field("totalMemoryCapacity", "int"),

@@ -28,12 +28,13 @@ class Text:
 class Field:
     """One column of a resource's inventory (and of its table)."""
 
-    __slots__ = ("name", "type")
+    __slots__ = ("name", "type", "choices")
 
-    def __init__(self, name, type="str"):
+    def __init__(self, name, type="str", choices=()):
         assert type in FIELD_TYPES, type
         self.name = name
         self.type = type
+        self.choices = tuple(choices)     # the values it takes: completion offers them
 
 
 class Relation:

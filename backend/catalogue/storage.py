@@ -4,6 +4,8 @@ from .common import (CREATE_DATE, CREATE_EXTRAS, DELETE_MODE, DESCRIPTION, LAST_
                      UUID, description_param, name_param, uuid_param)
 from .model import Api, Field, Param, Relation, Resource, Text, query_api
 
+MEDIA_TYPES = ("RootVolumeTemplate", "ISO", "DataVolumeTemplate")
+IMAGE_FORMATS = ("qcow2", "raw", "iso")
 _CAPACITY = (Field("totalCapacity", "int"), Field("availableCapacity", "int"))
 _PHYSICAL = (Field("totalPhysicalCapacity", "int"), Field("availablePhysicalCapacity", "int"))
 
@@ -42,8 +44,10 @@ RESOURCES = (
                       "availableCapacity")),
     Resource("BackupStorageZoneRefVO", (Field("backupStorageUuid"), Field("zoneUuid"),
                                         CREATE_DATE), label="zoneUuid", tags=False),
-    Resource("ImageVO", (UUID, NAME, DESCRIPTION, Field("url"), Field("mediaType"),
-                         Field("format"), Field("platform"), Field("guestOsType"),
+    Resource("ImageVO", (UUID, NAME, DESCRIPTION, Field("url"),
+                         Field("mediaType", choices=MEDIA_TYPES),
+                         Field("format", choices=IMAGE_FORMATS), Field("platform"),
+                         Field("guestOsType"),
                          Field("system", "bool"), Field("type"), Field("state"),
                          Field("status"), Field("size", "int"), Field("actualSize", "int"),
                          Field("md5Sum"), CREATE_DATE, LAST_OP_DATE),
@@ -135,9 +139,9 @@ APIS = (
         (name_param(), description_param(),
          Param("url", required=True, max_length=2048,
                doc=Text("a path, file:// or http(s):// URL", "路径、file:// 或 http(s):// 地址")),
-         Param("mediaType", choices=("RootVolumeTemplate", "ISO", "DataVolumeTemplate"),
+         Param("mediaType", choices=MEDIA_TYPES,
                default="RootVolumeTemplate", doc=Text("what the image is for", "镜像用途")),
-         Param("format", required=True, choices=("qcow2", "raw", "iso"),
+         Param("format", required=True, choices=IMAGE_FORMATS,
                doc=Text("image format", "镜像格式")),
          Param("platform", choices=_PLATFORMS, default="Linux", doc=Text("guest OS family",
                                                                         "操作系统类型")),

@@ -2,8 +2,8 @@
 
 import re
 
-from .common import (CREATE_DATE, CREATE_EXTRAS, DESCRIPTION, LAST_OP_DATE, NAME, UUID,
-                     description_param, name_param, uuid_param)
+from .common import (CREATE_DATE, CREATE_EXTRAS, DESCRIPTION, LAST_OP_DATE, NAME, STATES,
+                     UUID, description_param, name_param, uuid_param)
 from ..i18n import msg
 from .model import Api, Field, Param, Relation, Resource, TagPattern, Text, query_api
 
@@ -62,7 +62,8 @@ RESOURCES = (
                               Field("defaultL3NetworkUuid"), Field("type"),
                               Field("hypervisorType"), Field("cpuNum", "int"),
                               Field("cpuSpeed", "int"), Field("memorySize", "int"),
-                              Field("platform"), Field("allocatorStrategy"), Field("state"),
+                              Field("platform"), Field("allocatorStrategy"),
+                              Field("state", choices=VM_STATES),
                               CREATE_DATE, LAST_OP_DATE),
              relations=(Relation("vmNics", "VmNicVO", "uuid", "vmInstanceUuid", expand=True,
                                  order="deviceId"),
@@ -78,9 +79,11 @@ RESOURCES = (
                       "defaultL3NetworkUuid", "createDate")),
     Resource("VolumeVO", (UUID, NAME, DESCRIPTION, Field("primaryStorageUuid"),
                           Field("vmInstanceUuid"), Field("diskOfferingUuid"),
-                          Field("rootImageUuid"), Field("installPath"), Field("type"),
+                          Field("rootImageUuid"), Field("installPath"),
+                          Field("type", choices=("Root", "Data")),
                           Field("format"), Field("size", "int"), Field("actualSize", "int"),
-                          Field("deviceId", "int"), Field("state"), Field("status"),
+                          Field("deviceId", "int"), Field("state", choices=STATES),
+                          Field("status", choices=("Creating", "Ready", "Migrating")),
                           Field("isShareable", "bool"), CREATE_DATE, LAST_OP_DATE),
              relations=(Relation("vmInstance", "VmInstanceVO", "vmInstanceUuid", "uuid",
                                  many=False),

@@ -177,6 +177,15 @@ def test_query_condition_on_a_uuid_field_offers_uuids():
     assert texts("QueryZone uuid?=" + ZONE_A + ",0a9") == [ZONE_B]      # 'in' lists
 
 
+def test_query_condition_on_a_field_with_known_values_offers_them():
+    assert texts("QueryVmInstance state=Sto") == ["Stopping", "Stopped"]   # their order
+    assert texts("QueryHost status=") == ["Connecting", "Connected", "Disconnected"]
+    assert texts("QueryVolume type=") == ["Root", "Data"]
+    assert texts("QueryVmInstance state?=Running,Sto") == ["Stopping", "Stopped"]
+    assert texts("QueryImage mediaType=I") == ["ISO"]
+    assert texts("QueryVmInstance vmNics.ip=") == []        # free text: nothing to offer
+
+
 @pytest.mark.parametrize("typed, line", [
     ("QueryZone cluster.", "QueryZone cluster.uuid="),
     ("QueryZone cluster.na", "QueryZone cluster.name="),
