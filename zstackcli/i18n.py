@@ -52,7 +52,8 @@ MESSAGES = {
     "help_usage": (
         "Usage: Verb key=value ...   e.g. CreateZone name=zone1\n"
         "  Values with spaces go in quotes: name=\"my zone\". A list is a,b,c (\\, is a comma).\n"
-        "  key=@file reads a value from a file; a line ending in \\ continues.\n"
+        "  key=@file reads a value from a file (key=@@x is the text @x);\n"
+        "  a line ending in \\ continues on the next.\n"
         "Query APIs take conditions: f=v f!=v f>v f<v f>=v f<=v f?=a,b (in) f!?=a,b (not in)\n"
         "  f~=v (like; % and _ are wildcards) f!~=v, nested fields (cluster.name=c1),\n"
         "  __systemTag__~=v, __userTag__=v, and fields= limit= start= sortBy= sortDirection=\n"
@@ -60,7 +61,7 @@ MESSAGES = {
         "Built-ins: help [Verb], more [N], set output json|table|yaml|text, exit, quit.",
         "用法：动词 key=value ...   例如 CreateZone name=zone1\n"
         "  含空格的值请加引号：name=\"my zone\"。列表写作 a,b,c（\\, 表示逗号）。\n"
-        "  key=@文件 从文件读取值；以 \\ 结尾的行在下一行继续。\n"
+        "  key=@文件 从文件读取值（key=@@x 表示文本 @x）；以 \\ 结尾的行在下一行继续。\n"
         "查询类 API 接受条件：f=v f!=v f>v f<v f>=v f<=v f?=a,b（在其中）f!?=a,b（不在其中）\n"
         "  f~=v（模糊匹配，% 和 _ 为通配符）f!~=v、嵌套字段（cluster.name=c1）、\n"
         "  __systemTag__~=v、__userTag__=v，以及 fields= limit= start= sortBy= sortDirection=\n"
