@@ -289,12 +289,25 @@ def start_vm(ctx, p):
 
 
 def _ensure_volumes(ctx, vm_uuid, host):
-    """A VM created with JustCreate has records but no disks yet."""
+    """A VM created with JustCreate has records but no disks yet; one whose
+    create was killed may have some of them, still Creating."""
     store = ctx.store
     pending = store.rows("SELECT * FROM VolumeVO WHERE vmInstanceUuid = ? AND status = "
                          "'Creating'", (vm_uuid,))
     if not pending:
         return
+    drv = hosts.driver(ctx, host)
+    if vm_uuid in drv.states():
+        # A domain is defined only once every disk of it was made: they are whole,
+        # and may hold the guest's data. Never made again.
+        with store.transaction():
+            vm_state.disks_made(store, vm_uuid)
+        return
+    # No domain, so no guest ever used what a killed create left: made anew (this
+    # start holds the VM meanwhile, so nobody else makes or uses them).
+    host_ops = hosts.ops(ctx, host, drv)
+    for row in pending:
+        host_ops.delete_volume(row["installPath"])
     vm = store.get("VmInstanceVO", vm_uuid)
     image = store.get("ImageVO", vm["imageUuid"])
     ps = store.get("PrimaryStorageVO", pending[0]["primaryStorageUuid"])

@@ -30,16 +30,19 @@ TRANSITIONAL = ("Starting", "Stopping", "Rebooting", "Destroying")
 def claim(ctx, uuid, operation, to_state=None):
     """Check the VM's state allows ``operation`` and, when ``to_state`` is
     given, move it there in the same transaction (so two shells can not start
-    one VM twice). Returns the VM row as it was."""
+    one VM twice). Returns the VM row as it was, with ``_owner``: who held it
+    before (a VmTransitionVO row as a tuple, or None), for ``transition`` to
+    give back when the operation fails."""
     allowed = catalogue.APIS[operation].vm_states
     store = ctx.store
     vm = store.get("VmInstanceVO", uuid)
     if vm["state"] in TRANSITIONAL:
-        _take_back_from_the_dead(ctx, uuid)
+        take_back_from_the_dead(ctx, uuid)
     with store.transaction():
         vm = store.get("VmInstanceVO", uuid)
         if vm["state"] not in allowed:
             raise state_error(uuid, vm["state"], operation, allowed)
+        vm["_owner"] = _owner(store, uuid)
         if to_state:
             store.update("VmInstanceVO", uuid, {"state": to_state, "lastOpDate": now()})
             if to_state in TRANSITIONAL:
@@ -47,57 +50,64 @@ def claim(ctx, uuid, operation, to_state=None):
     return vm
 
 
-def own(store, vm_uuid):
-    """This process holds the VM in a transitional state (inside a transaction)."""
-    pid = os.getpid()
+def own(store, vm_uuid, owner=None):
+    """This process (or ``owner``, a row as ``_owner`` gives it) holds the VM in a
+    transitional state (inside a transaction)."""
+    if owner is None:
+        pid = os.getpid()
+        owner = (pid, _started(pid), now())
     store.conn.execute("INSERT OR REPLACE INTO VmTransitionVO (vmUuid, pid, started, "
-                       "createDate) VALUES (?, ?, ?, ?)",
-                       (vm_uuid, pid, _started(pid), now()))
+                       "createDate) VALUES (?, ?, ?, ?)", (vm_uuid, *owner))
 
 
-def _take_back_from_the_dead(ctx, uuid):
+def _owner(store, vm_uuid):
+    row = store.row("SELECT pid, started, createDate FROM VmTransitionVO WHERE vmUuid = ?",
+                    (vm_uuid,))
+    return None if row is None else tuple(row)
+
+
+def owner_alive(store, vm_uuid):
+    """True when a live process holds the VM; False when its holder died; None
+    when nobody is recorded."""
+    owner = _owner(store, vm_uuid)
+    return None if owner is None else _started(owner[0]) == owner[1]
+
+
+def take_back_from_the_dead(ctx, uuid, states=None):
     """A VM left in a transitional state by a process that died on the way (kill
-    -9, a crash): it takes the state its domain shows, as a reconnect would give
-    it. A live owner (another shell still working) keeps it."""
+    -9, a crash) takes the state its domain shows, as a reconnect would give it;
+    True when it did. A live owner (another shell still working) keeps it. A
+    domain that exists means every disk was made (they turn Ready); disks a
+    killed create left Creating with no domain are the next start's to make
+    again, under its own claim (start_vm)."""
     from . import hosts
     from .. import hypervisor
 
     store = ctx.store
-    owner = store.row("SELECT pid, started FROM VmTransitionVO WHERE vmUuid = ?", (uuid,))
-    if owner is None or _started(owner["pid"]) == owner["started"]:
-        return
+    owner = _owner(store, uuid)
+    if owner is None or _started(owner[0]) == owner[1]:
+        return False
     vm = store.get("VmInstanceVO", uuid)
-    host = store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
-    try:
-        states = hosts.driver(ctx, host).states() if host else {}
-    except hypervisor.HypervisorError:
-        return                          # the host tells nothing now: left as it is
+    if states is None:
+        host = store.get("HostVO", vm["hostUuid"]) if vm["hostUuid"] else None
+        try:
+            states = hosts.driver(ctx, host).states() if host else {}
+        except hypervisor.HypervisorError:
+            return False                # the host tells nothing now: left as it is
     with store.transaction():
         current = store.get("VmInstanceVO", uuid)
-        again = store.row("SELECT pid, started FROM VmTransitionVO WHERE vmUuid = ?", (uuid,))
-        if current["state"] != vm["state"] or again is None or tuple(again) != tuple(owner):
-            return                      # someone else took it meanwhile
+        if current["state"] != vm["state"] or _owner(store, uuid) != owner:
+            return False                # someone else took it meanwhile
         if uuid in states:
-            _disks_made(store, uuid)
+            disks_made(store, uuid)
         set_state(ctx, uuid, FROM_HYPERVISOR.get(states.get(uuid), "Stopped"))
-    if uuid not in states:
-        # No domain: the create died before defining it, so no guest ever used the
-        # disks it left Creating; they go, and the next start makes them whole.
-        # (Never noted as a leftover to delete later: the start makes the same path.)
-        from ..storage import StorageError
-
-        try:
-            for (path,) in store.rows("SELECT installPath FROM VolumeVO WHERE vmInstanceUuid = ?"
-                                      " AND status = 'Creating'", (uuid,)):
-                hosts.ops(ctx, host).delete_volume(path)
-        except (StorageError, hypervisor.HypervisorError):
-            pass                        # the start says the file is there, and stops
     from .flat import sync_vm
 
     sync_vm(ctx, uuid)
+    return True
 
 
-def _disks_made(store, vm_uuid):
+def disks_made(store, vm_uuid):
     """The VM has a domain, which is defined only after every disk of it was made:
     disks a killed create left Creating are whole (and may hold guest data now)."""
     store.conn.execute("UPDATE VolumeVO SET status = 'Ready', lastOpDate = ? WHERE "
@@ -138,7 +148,15 @@ class transition:
             if self.after:
                 set_state(self.ctx, self.uuid, self.after)
             return False
-        set_state(self.ctx, self.uuid, self.vm["state"])
+        with self.ctx.store.transaction():
+            set_state(self.ctx, self.uuid, self.vm["state"])
+            if self.vm["state"] in TRANSITIONAL:
+                # (a Stop of a VM another process is starting, failed): that
+                # process holds it again, not this one.
+                if self.vm["_owner"] is None:
+                    self.ctx.store.delete("VmTransitionVO", self.uuid, key="vmUuid")
+                else:
+                    own(self.ctx.store, self.uuid, self.vm["_owner"])
         from ..hypervisor import HypervisorError
         from ..storage import StorageError
 
@@ -173,10 +191,14 @@ def reconcile_host(ctx, host_uuid):
     from .flat import sync_vm
 
     for vm in vms:
+        if vm["state"] in TRANSITIONAL and owner_alive(store, vm["uuid"]) is not None:
+            # An operation holds it: its own to finish if alive, else taken back.
+            take_back_from_the_dead(ctx, vm["uuid"], states)
+            continue
         actual = FROM_HYPERVISOR.get(states.get(vm["uuid"]), "Stopped")
         if actual != vm["state"]:
             with store.transaction():
                 if vm["uuid"] in states:
-                    _disks_made(store, vm["uuid"])
+                    disks_made(store, vm["uuid"])
                 set_state(ctx, vm["uuid"], actual)
             sync_vm(ctx, vm["uuid"])

@@ -504,8 +504,9 @@ class TestPlacement:
 
 def _killed_in(home, where, api, params):
     """A process calling ``api`` and killed (SIGKILL) when it reaches ``where``:
-    "build" (a new VM's domain about to start), "ready" (its domain started, its
-    disks about to be marked Ready) or "stop" (a domain about to stop)."""
+    "build" (a new VM's disks made, its domain about to start), "ready" (its
+    domain started, its disks about to be marked Ready), or a driver call
+    ("stop", "define")."""
     import signal
 
     from backend.api import Backend
@@ -527,7 +528,7 @@ def _killed_in(home, where, api, params):
                 self.drv = drv
 
             def __getattr__(self, name):
-                return die if name == "stop" else getattr(self.drv, name)
+                return die if name == where else getattr(self.drv, name)
         hosts.driver = lambda ctx, host: Dying(real(ctx, host))
     Backend(home).call(api, params)
 
@@ -587,6 +588,50 @@ class TestStates:
         # its domain still runs: Running again, then stopped for real
         assert cloud.ok("RebootVmInstance", uuid=vm)["state"] == "Running"
         assert cloud.ok("StopVmInstance", uuid=vm)["state"] == "Stopped"
+
+    def test_reconnect_takes_back_a_killed_create_and_the_start_remakes_its_disks(self, cloud):
+        killed_in(cloud, "build", "CreateVmInstance", name="k5",
+                  instanceOfferingUuid=cloud.offering, imageUuid=cloud.image,
+                  l3NetworkUuids=[cloud.l3])
+        [vm] = cloud.query("QueryVmInstance", name="k5")
+        root = cloud.local(vm["allVolumes"][0]["installPath"])
+        assert os.path.exists(root)                    # made, still Creating
+        cloud.ok("ReconnectHost", uuid=cloud.host)
+        assert cloud.get("VmInstanceVO", vm["uuid"])["state"] == "Stopped"
+        assert cloud.ok("StartVmInstance", uuid=vm["uuid"])["state"] == "Running"
+        assert {v["status"] for v in cloud.get("VmInstanceVO", vm["uuid"])["allVolumes"]} == \
+            {"Ready"}
+
+    def test_a_create_stopped_killed_before_its_domain_starts_later(self, cloud):
+        killed_in(cloud, "define", "CreateVmInstance", name="k6", strategy="CreateStopped",
+                  instanceOfferingUuid=cloud.offering, imageUuid=cloud.image,
+                  l3NetworkUuids=[cloud.l3])
+        [vm] = cloud.query("QueryVmInstance", name="k6")
+        assert vm["state"] == "Stopped"
+        assert {v["status"] for v in vm["allVolumes"]} == {"Creating"}
+        assert cloud.ok("StartVmInstance", uuid=vm["uuid"])["state"] == "Running"
+
+    def test_a_failed_stop_gives_the_vm_back_to_the_process_starting_it(self, cloud):
+        """Another live process starts the VM; a Stop from here fails: the VM is that
+        process's again, so nothing takes its start back once this one is gone."""
+        from backend.services import vm_state
+
+        vm = cloud.vm("k7", strategy="JustCreate")["uuid"]
+        store = cloud.backend.store
+        other = subprocess.Popen(["sleep", "60"])
+        try:
+            with store.transaction():
+                store.update("VmInstanceVO", vm, {"state": "Starting"})
+                vm_state.own(store, vm, (other.pid, vm_state._started(other.pid), "x"))
+            cloud.fail("StopVmInstance", uuid=vm)       # no domain yet: the stop fails
+            assert store.value("SELECT pid FROM VmTransitionVO") == other.pid
+            error = cloud.fail("StartVmInstance", uuid=vm)
+            state_cause(error, "Starting", "StartVmInstance", ("Created", "Stopped"))
+        finally:
+            other.kill()
+            other.wait()
+        # that process died: now the VM is taken back at the next operation
+        assert cloud.ok("StartVmInstance", uuid=vm)["state"] == "Running"
 
     def test_a_transition_whose_owner_lives_is_left_alone(self, cloud):
         from backend.services import vm_state
@@ -936,6 +981,21 @@ class TestHosts:
         assert sorted(deleted) == paths and left() == []
         # reached through the new host's login, named as the host that left them
         assert set(used) == {(gone, new_host["libvirtUri"])}
+
+    def test_a_leftover_path_that_names_a_volume_again_is_forgotten(self, cloud, monkeypatch):
+        """(a uuid given back with resourceUuid makes the same path): never deleted"""
+        from backend.services import hosts, leftovers
+        from backend.services.host import drain_leftovers
+
+        root = cloud.vm()["allVolumes"][0]["installPath"]
+        host = dict(cloud.backend.store.get("HostVO", cloud.host),
+                    libvirtUri="qemu+ssh://root@127.0.0.1:1/system")
+        ctx = _ctx(cloud)
+        leftovers.defer(ctx, host, leftovers.FILE, root)
+        monkeypatch.setattr(hosts, "ops", lambda *a, **k: pytest.fail("nothing to delete"))
+        assert drain_leftovers(ctx, host) == 0
+        assert cloud.backend.store.value("SELECT COUNT(*) FROM HostLeftoverVO") == 0
+        assert os.path.exists(cloud.local(root))
 
     def test_a_flat_server_left_on_a_remote_host_is_stopped_unless_served_again(
             self, cloud, monkeypatch):
