@@ -338,27 +338,29 @@ def _refresh_vms_of(ctx, column, value):
     """The documents of the VMs of ``column`` = ``value`` on remote hosts are
     rewritten (this machine's hosts read the records on each request)."""
     store = ctx.store
-    remote = [h["uuid"] for h in store.rows("SELECT uuid, libvirtUri FROM HostVO")
-              if _is_remote(h)]
-    if not remote:
-        return
-    marks = ", ".join("?" for _ in remote)
-    for (vm_uuid,) in store.rows(f'SELECT uuid FROM VmInstanceVO WHERE "{column}" = ? AND '
-                                 f"hostUuid IN ({marks})", (value, *remote)):
-        refresh_vm(ctx, vm_uuid)
+    # A host out of reach would cost an ssh timeout per VM: only Connected hosts,
+    # and a host that fails once is left for the rest (its next sync rewrites all).
+    remote = [h["uuid"] for h in store.rows("SELECT uuid, libvirtUri FROM HostVO WHERE "
+                                            "status = 'Connected'") if _is_remote(h)]
+    for host_uuid in remote:
+        for (vm_uuid,) in store.rows(f'SELECT uuid FROM VmInstanceVO WHERE "{column}" = ? AND '
+                                     "hostUuid = ?", (value, host_uuid)):
+            if not refresh_vm(ctx, vm_uuid):
+                break
 
 
 def refresh_vm(ctx, vm_uuid):
     """A tag the metadata shows changed on the VM: a remote host's documents of
     it are rewritten (this machine's hosts read the records on each request).
-    Best effort: the tag is saved whether or not the host can be reached."""
+    Best effort: the tag is saved whether or not the host can be reached; False
+    when it could not be."""
     store = ctx.store
     vm = store.get("VmInstanceVO", vm_uuid)
     if vm is None or not vm["hostUuid"] or vm["state"] not in SERVED_STATES:
-        return
+        return True
     host = store.get("HostVO", vm["hostUuid"])
     if host is None or not _is_remote(host):
-        return
+        return True
     for (l3_uuid,) in store.rows("SELECT DISTINCT l3NetworkUuid FROM VmNicVO WHERE "
                                  "vmInstanceUuid = ?", (vm_uuid,)):
         if uses_flat_dhcp(store, l3_uuid) and _serves_userdata(store, l3_uuid):
@@ -370,3 +372,5 @@ def refresh_vm(ctx, vm_uuid):
                 # The tag is saved; a host out of reach gets the VM's documents whole with
                 # its next sync (this process's next one for the L3 is a full one).
                 _SYNCED.discard(_state_dir(ctx, host["uuid"], l3_uuid))
+                return False
+    return True

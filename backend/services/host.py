@@ -108,10 +108,18 @@ def drain_leftovers(ctx, host):
     if not hostops.is_remote(host["libvirtUri"]):
         return 0
     done = 0
+    store = ctx.store
     for row in leftovers.pending(ctx, host):
         # Reached through this host's login; named as the host that left it (a Flat
         # server's directory there carries that host's uuid).
         there = dict(host, uuid=row["hostUuid"])
+        if row["kind"] == leftovers.FILE and store.row(
+                "SELECT 1 FROM VolumeVO WHERE installPath = ?1 UNION ALL SELECT 1 FROM "
+                "VolumeSnapshotVO WHERE primaryStorageInstallPath = ?1", (row["target"],)):
+            # The path names a volume again (a uuid given back with resourceUuid):
+            # that file is no leftover any more.
+            leftovers.settled(ctx, row["id"], True)
+            continue
         try:
             if row["kind"] == leftovers.FILE:
                 hosts.ops(ctx, there).delete_volume(row["target"])

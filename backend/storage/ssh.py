@@ -9,7 +9,7 @@ given (libvirt's parameters of the same names).
 
 import os
 import subprocess
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..i18n import msg
 from . import StorageError
@@ -68,9 +68,11 @@ class SshTarget:
             raise StorageError(msg("the port of {uri} is not a number", uri=uri)) from None
         if not parsed.hostname:
             raise StorageError(msg("{uri} names no host to log in to", uri=uri))
-        if (parsed.username or "").startswith("-") or parsed.hostname.startswith("-"):
+        user = unquote(parsed.username or "")
+        if user.startswith("-") or parsed.hostname.startswith("-"):
             raise StorageError(msg("{uri} names a user or host starting with '-'", uri=uri))
-        return cls(parsed.hostname, parsed.username or default_user, port,
+        # (%XX in the user: UpdateKVMHost writes a user with '@' so; libvirt decodes it too)
+        return cls(parsed.hostname, user or default_user, port,
                    query.get("keyfile"), query.get("no_verify") not in ("1", "yes", "true"),
                    query.get("command"))
 

@@ -78,6 +78,9 @@ def test_the_login_comes_from_the_libvirt_uri():
     assert argv[0] == "/opt/ssh" and argv[-3:] == ["admin@10.0.0.5", "--", "true"]
     assert ["-p", "2222"] == argv[argv.index("-p"):argv.index("-p") + 2]
     assert "StrictHostKeyChecking=no" in argv and "BatchMode=yes" in argv
+    assert SshTarget.from_uri("qemu+ssh://ad%40corp@10.0.0.7/system").user == "ad@corp"
+    with pytest.raises(StorageError):
+        SshTarget.from_uri("qemu+ssh://%2Dx@10.0.0.7/system")    # an option, encoded
     plain = SshTarget.from_uri("qemu+ssh://10.0.0.6/system", default_user="ops")
     assert plain.login == "ops@10.0.0.6" and "-p" not in plain.argv("true") \
         and "StrictHostKeyChecking=no" not in plain.argv("true")
