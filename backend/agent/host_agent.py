@@ -131,7 +131,10 @@ class Agent:
 
         import sqlite3
 
-        if not os.path.exists(os.path.join(self.home, DB_NAME)):
+        path = os.path.join(self.home, DB_NAME)
+        if not os.path.exists(path) or _open_file_deleted(path):
+            # (a home deleted and made again at once: the database there is another
+            # store's, this agent's connection still reads the deleted one)
             return True
         try:
             return self.host() is None
@@ -332,6 +335,24 @@ class Agent:
             from .. import hypervisor
 
             self.run_libvirt(uri or hypervisor.default_uri(host["managementIp"]))
+
+
+def _open_file_deleted(path):
+    """This process holds ``path`` open, and that file was unlinked since: the
+    kernel names it '<path> (deleted)'. Unlike an inode number, which a file
+    made again at once may take over, that can not be mistaken."""
+    deleted = path + " (deleted)"
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == deleted:
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def _dir_id(path):

@@ -312,3 +312,23 @@ def test_grace_from_the_environment(monkeypatch, text, expected):
     lines = []
     assert reachability.grace(lines.append) == expected
     assert bool(lines) == (text in ("soon", "-3", "nan"))
+
+
+def test_an_agent_whose_home_was_made_again_at_once_is_gone(home, tmp_path):
+    """The home deleted and made again at once, with a host of the same uuid (the
+    directory may even take its old inode): the agent's connection still reads the
+    deleted database, so the agent is gone, whatever the new store holds."""
+    import shutil
+
+    agent = host_agent.Agent(home, HOST1)
+    assert not agent.gone()
+    copy = tmp_path / "copy.db"
+    shutil.copy(os.path.join(home, "zstack.db"), copy)
+    shutil.rmtree(home)
+    os.makedirs(home)
+    shutil.copy(copy, os.path.join(home, "zstack.db"))     # the same host there again
+    assert agent.gone()
+    agent.backend.close()            # (each agent is a process of its own)
+    fresh = host_agent.Agent(home, HOST1)                     # a new agent of the new store
+    assert not fresh.gone()
+    fresh.backend.close()
