@@ -170,25 +170,17 @@ _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 
 
 def _bounded(param, number):
-    least, most = param.least, param.most
-    if (least is None or number >= least) and (most is None or number <= most):
+    if param.within(number):
         return number
-    if most is not None:
+    least, most = param.bound_text(param.least), param.bound_text(param.most or 0)
+    if param.most is not None:
         raise argerr(msg("{name} must be between {least} and {most}, not {value}",
                          name=param.name, least=least, most=most, value=number))
     if param.type == "size":
         raise argerr(msg("{name} must be at least {least}, but {value} bytes found",
-                         name=param.name, least=human_size(least), value=number))
+                         name=param.name, least=least, value=number))
     raise argerr(msg("{name} must be at least {least}, but {value} found",
                      name=param.name, least=least, value=number))
-
-
-def human_size(number):
-    """16777216 -> 16M: a bound as people write it (exact units only)."""
-    for unit, size in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if number and number % size == 0:
-            return f"{number // size}{unit}"
-    return str(number)
 
 
 def _size(api, param, value):

@@ -129,6 +129,19 @@ class Param:
         self.least = least
         self.most = most
 
+    def within(self, number):
+        """Whether ``number`` is inside the declared bounds (least, most)."""
+        return (self.least is None or number >= self.least) and \
+            (self.most is None or number <= self.most)
+
+    def bound_text(self, number):
+        """A bound as people write it: 16M for a size of exact units, else the number."""
+        if self.type == "size":
+            for unit, size in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+                if number and number % size == 0:
+                    return f"{number // size}{unit}"
+        return str(number)
+
     @property
     def is_list(self):
         return self.type == "list"

@@ -115,16 +115,13 @@ def check(param, value):
 
 def _bounded(param, number, written):
     """The catalogue's bounds of the value (the API checks the same ones)."""
-    from backend.validation import human_size
-
-    least, most = param.least, param.most
-    if (least is None or number >= least) and (most is None or number <= most):
+    if param.within(number):
         return number
-    show = human_size if param.type == "size" else str
-    if most is not None:
-        raise Invalid(say("out_of_bounds", least=show(least), most=show(most),
+    least = param.bound_text(param.least)
+    if param.most is not None:
+        raise Invalid(say("out_of_bounds", least=least, most=param.bound_text(param.most),
                           got=shown(written)))
-    raise Invalid(say("too_small", least=show(least), got=shown(written)))
+    raise Invalid(say("too_small", least=least, got=shown(written)))
 
 
 def name_list(value, single=False):
