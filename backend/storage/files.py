@@ -246,10 +246,12 @@ def is_cross_device(e):
 
 class file_lock:
     """``with file_lock(path):`` an exclusive flock on ``path`` (made if missing),
-    held until the block ends (closing the file releases it)."""
+    held until the block ends (closing the file releases it). ``on_wait()`` is
+    called once when another holder makes it wait."""
 
-    def __init__(self, path):
+    def __init__(self, path, on_wait=None):
         self.path = path
+        self.on_wait = on_wait
 
     def __enter__(self):
         import fcntl
@@ -259,7 +261,12 @@ class file_lock:
         except OSError as e:
             raise StorageError(msg("cannot create the lock file {path}: {error}",
                                    path=self.path, error=e.strerror))
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if self.on_wait is not None:
+                self.on_wait()
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc):

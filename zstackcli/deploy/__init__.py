@@ -42,36 +42,24 @@ def run(client, arg, output="json", colour=False):
     # One deploy at a time on a store: two of one file at once would each plan
     # before the other creates, and make everything twice. The second waits,
     # then plans against what the first made.
+    from backend.storage import StorageError
+    from backend.storage.files import file_lock
+
+    lock = file_lock(os.path.join(client.home, LOCK),
+                     on_wait=lambda: write_error(say("waiting", home=client.home)))
     try:
-        lock = _deploy_lock(client.home)
-    except OSError as e:
-        write_error(say("no_lock", path=os.path.join(client.home, LOCK), error=e.strerror))
+        os.makedirs(client.home, mode=0o700, exist_ok=True)
+        lock.__enter__()
+    except (OSError, StorageError) as e:
+        write_error(say("no_lock", path=lock.path, error=getattr(e, "strerror", None) or e))
         return status.CLI_ERROR
-    with lock:
+    try:
         return _plan_and_apply(entries, client, source, output, colour)
+    finally:
+        lock.__exit__(None, None, None)
 
 
 LOCK = "deploy.lock"
-
-
-def _deploy_lock(home):
-    import fcntl
-
-    from backend.storage.files import file_lock
-
-    os.makedirs(home, mode=0o700, exist_ok=True)
-    path = os.path.join(home, LOCK)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        busy = False
-    except BlockingIOError:
-        busy = True
-    finally:
-        os.close(fd)
-    if busy:
-        write_error(say("waiting", home=home))
-    return file_lock(path)
 
 
 def _plan_and_apply(entries, client, source, output, colour):
