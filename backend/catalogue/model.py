@@ -139,7 +139,7 @@ class Param:
         if self.type == "size":
             for unit, size in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
                 if number and number % size == 0:
-                    return f"{number // size}{unit}"
+                    return str(number // size) + unit      # a value, not a sentence
         return str(number)
 
     @property
